@@ -1,0 +1,8 @@
+// frugal: sparse (LSH-sampled) neural networks on CPUs. Umbrella header.
+#pragma once
+
+#include "dispatch/cpu.h"       // IWYU pragma: export
+#include "dispatch/isa.h"       // IWYU pragma: export
+#include "dispatch/ops.h"       // IWYU pragma: export
+#include "dispatch/registry.h"  // IWYU pragma: export
+#include "kernels/types.h"      // IWYU pragma: export
