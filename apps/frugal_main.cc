@@ -293,7 +293,8 @@ int Main(const Args& args) {
   if (IsHelp(name) || name == "help") {
     if (name == "help" && args.size() > 1) {
       const Command* c = FindCommand(args[1]);
-      if (c == nullptr) throw UsageError("", "unknown command '" + args[1] + "'");
+      if (c == nullptr)
+        throw UsageError("", "unknown command '" + args[1] + "'");
       PrintCommandUsage(*c, std::cout);
       return kExitOk;
     }

@@ -37,14 +37,15 @@ int main() {
     want_dot += double(a[i]) * double(b[i]);
   }
   const float dot = frugal::ops::Dot(a, b);
-  Expect(Near(dot, want_dot), "Dot = " + std::to_string(dot) + ", want " +
-                                  std::to_string(want_dot));
+  Expect(Near(dot, want_dot),
+         "Dot = " + std::to_string(dot) + ", want " + std::to_string(want_dot));
 
   // RowGatherDot over a 6 x 11 matrix stored with stride 16.
   const size_t rows = 6, cols = 11, stride = 16;
   std::vector<float> w(rows * stride, -1000.0f);  // padding must be ignored
   for (size_t r = 0; r < rows; ++r) {
-    for (size_t c = 0; c < cols; ++c) w[r * stride + c] = float(r) - float(c) / 4;
+    for (size_t c = 0; c < cols; ++c)
+      w[r * stride + c] = float(r) - float(c) / 4;
   }
   std::vector<float> h(cols);
   for (size_t c = 0; c < cols; ++c) h[c] = float(c % 3) - 1.0f;
@@ -59,8 +60,8 @@ int main() {
       want += double(w[picked[j] * stride + c]) * double(h[c]);
     }
     Expect(Near(out[j], want), "RowGatherDot out[" + std::to_string(j) +
-                                   "] = " + std::to_string(out[j]) +
-                                   ", want " + std::to_string(want));
+                                   "] = " + std::to_string(out[j]) + ", want " +
+                                   std::to_string(want));
   }
 
   // The checked API refuses mismatched lengths.
