@@ -1,6 +1,7 @@
 #include "dispatch/registry.h"
 
 #include <atomic>
+#include <cctype>
 #include <cstdlib>
 #include <mutex>
 #include <stdexcept>
@@ -11,7 +12,10 @@ namespace frugal::dispatch {
 
 IsaMask RequiredIsa(int64_t t) {
   switch (t) {
-    case HWY_AVX3_DL:
+    case 0:  // the plain reference
+    case HWY_SCALAR:
+    case HWY_EMU128:
+      return 0;
     case HWY_AVX3:
       return kLevelAvx2 | kIsaAvx512;
     case HWY_AVX2:
@@ -29,14 +33,15 @@ IsaMask RequiredIsa(int64_t t) {
       return kIsaNeon | kIsaSve | kIsaSveVl256;
     case HWY_SVE2_128:
       return kIsaNeon | kIsaSve | kIsaSve2 | kIsaSveVl128;
-    default:  // the reference, HWY_SCALAR, HWY_EMU128
-      return 0;
+    default:  // a target detection does not model (e.g. AVX3_DL): never run
+      return kLevelAll;
   }
 }
 
 IsaMask ParseIsaCap(const char* value, IsaMask detected) {
   if (value == nullptr || *value == '\0') return detected;
-  const std::string v(value);
+  std::string v(value);
+  for (char& c : v) c = char(std::tolower(static_cast<unsigned char>(c)));
   for (const IsaLevel& level : kIsaLevels) {
     if (v != level.name) continue;
     if ((detected & level.key) != level.key) {

@@ -123,6 +123,7 @@ TEST(ParseIsaCap, NamesAndErrors) {
   EXPECT_EQ(dispatch::ParseIsaCap(nullptr, avx2_cpu), avx2_cpu);
   EXPECT_EQ(dispatch::ParseIsaCap("", avx2_cpu), avx2_cpu);
   EXPECT_EQ(dispatch::ParseIsaCap("sse4", avx2_cpu), kLevelSse4);
+  EXPECT_EQ(dispatch::ParseIsaCap("AVX2", avx2_cpu), kLevelAvx2);
   EXPECT_EQ(dispatch::ParseIsaCap("scalar", avx2_cpu), 0u);
   try {
     dispatch::ParseIsaCap("avx512", avx2_cpu);
@@ -134,7 +135,7 @@ TEST(ParseIsaCap, NamesAndErrors) {
         << e.what();
   }
   try {
-    dispatch::ParseIsaCap("AVX2", avx2_cpu);
+    dispatch::ParseIsaCap("avx3", avx2_cpu);
     FAIL() << "expected invalid_argument";
   } catch (const std::invalid_argument& e) {
     EXPECT_NE(std::string(e.what()).find("scalar"), std::string::npos)
@@ -149,6 +150,8 @@ TEST(ParseIsaCap, NamesAndErrors) {
 TEST(RequiredIsa, TargetsNeedTheirFeatures) {
   EXPECT_EQ(dispatch::RequiredIsa(0), 0u);
   EXPECT_EQ(dispatch::RequiredIsa(HWY_SCALAR), 0u);
+  // Targets detection does not model are never chosen.
+  EXPECT_EQ(dispatch::RequiredIsa(HWY_AVX3_DL), kLevelAll);
   EXPECT_EQ(dispatch::RequiredIsa(HWY_AVX3), kLevelAvx2 | kIsaAvx512);
   EXPECT_EQ(dispatch::RequiredIsa(HWY_SVE_256),
             kIsaNeon | kIsaSve | kIsaSveVl256);
