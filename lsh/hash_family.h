@@ -23,8 +23,8 @@ const char* HashKindName(HashKind kind);
 
 struct HashConfig {
   HashKind kind = HashKind::kDwta;
-  uint32_t k = 6;          // hash values per code
-  uint32_t l = 50;         // codes (tables)
+  uint32_t k = 4;          // hash values per code
+  uint32_t l = 40;         // codes (tables)
   uint32_t bin_size = 8;   // DWTA: features per bin; MinHash: 2^bits per value
   float srp_density = 1.0f / 3;  // SRP: fraction of features per projection
   uint64_t seed = 1;

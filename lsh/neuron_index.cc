@@ -34,7 +34,6 @@ std::unique_ptr<HashFamily> MakeFamily(const IndexConfig& c, size_t dim) {
 void QueryScratch::Resize(size_t num_neurons) {
   if (mark_.size() == num_neurons) return;
   mark_.assign(num_neurons, 0);
-  count_.assign(num_neurons, 0);
   epoch_ = 0;
 }
 
@@ -120,11 +119,14 @@ void NeuronIndex::Query(const float* h, Span<const uint32_t> forced,
   s.Resize(num_neurons_);
   const uint32_t l = config_.hash.l;
   if (s.codes_.size() < l) s.codes_.resize(l);
-  if (++s.epoch_ == 0) {  // wrapped: forget every mark
-    std::fill(s.mark_.begin(), s.mark_.end(), 0u);
+  if (++s.epoch_ > QueryScratch::kMaxEpoch) {  // wrapped: forget every mark
+    std::fill(s.mark_.begin(), s.mark_.end(), uint16_t{0});
     s.epoch_ = 1;
   }
+  constexpr uint32_t kBits = QueryScratch::kCountBits;
   const uint32_t epoch = s.epoch_;
+  uint16_t* mark = s.mark_.data();
+  auto seen = [&](uint32_t id) { return (mark[id] >> kBits) == epoch; };
   active.clear();
   const size_t cap = config_.max_active ? config_.max_active : num_neurons_;
 
@@ -134,23 +136,28 @@ void NeuronIndex::Query(const float* h, Span<const uint32_t> forced,
                                   std::to_string(id) + " >= num_neurons " +
                                   std::to_string(num_neurons_));
     }
-    if (s.mark_[id] != epoch) {
-      s.mark_[id] = epoch;
+    if (!seen(id)) {
+      mark[id] = uint16_t(epoch << kBits);  // count 0: never a candidate
       active.push_back(id);
     }
   }
 
   family_->HashDense(h, s.codes_.data());
   s.candidates_.clear();
+  constexpr size_t kAhead = 16;  // ids ahead whose marks are prefetched
   for (uint32_t t = 0; t < l; ++t) {
     const auto bucket = tables_.Bucket(t, BucketOf(t, s.codes_[t]));
-    for (uint32_t id : bucket) {
-      if (s.mark_[id] != epoch) {
-        s.mark_[id] = epoch;
-        s.count_[id] = 1;
+    const size_t size = bucket.size();
+    for (size_t j = 0; j < size; ++j) {
+      if (j + kAhead < size) __builtin_prefetch(mark + bucket[j + kAhead], 1);
+      const uint32_t id = bucket[j];
+      const uint32_t m = mark[id];
+      if ((m >> kBits) != epoch) {
+        mark[id] = uint16_t((epoch << kBits) | 1u);
         s.candidates_.push_back(id);
-      } else {
-        ++s.count_[id];  // forced ids count too, harmlessly
+      } else if ((m & QueryScratch::kMaxCount) != QueryScratch::kMaxCount &&
+                 (m & QueryScratch::kMaxCount) != 0) {
+        mark[id] = uint16_t(m + 1);  // forced ids keep count 0
       }
     }
     if (config_.selection == Selection::kUnion &&
@@ -168,13 +175,15 @@ void NeuronIndex::Query(const float* h, Span<const uint32_t> forced,
   } else {
     // Counting sort by table count, highest first, stable in encounter
     // order; take the first `room`.
-    s.histogram_.assign(size_t{l} + 2, 0);
-    for (uint32_t id : s.candidates_) ++s.histogram_[s.count_[id]];
+    const uint32_t max_count = std::min<uint32_t>(l, QueryScratch::kMaxCount);
+    auto count = [&](uint32_t id) { return mark[id] & QueryScratch::kMaxCount; };
+    s.histogram_.assign(size_t{max_count} + 1, 0);
+    for (uint32_t id : s.candidates_) ++s.histogram_[count(id)];
     // cut: the lowest count taken; only `need_at_cut` ids of that count fit.
     uint32_t cut = 1;
     size_t need_at_cut = room;
     size_t acc = 0;
-    for (uint32_t c = l; c >= 1; --c) {
+    for (uint32_t c = max_count; c >= 1; --c) {
       if (acc + s.histogram_[c] >= room) {
         cut = c;
         need_at_cut = room - acc;
@@ -183,7 +192,7 @@ void NeuronIndex::Query(const float* h, Span<const uint32_t> forced,
       acc += s.histogram_[c];
     }
     for (uint32_t id : s.candidates_) {
-      const uint32_t c = s.count_[id];
+      const uint32_t c = count(id);
       if (c > cut) {
         active.push_back(id);
       } else if (c == cut && need_at_cut > 0) {
@@ -200,8 +209,8 @@ void NeuronIndex::Query(const float* h, Span<const uint32_t> forced,
   while (active.size() < target) {
     const uint32_t id = uint32_t(
         (uint64_t{HashId(draw++, seed)} * num_neurons_) >> 32);
-    if (s.mark_[id] != epoch) {
-      s.mark_[id] = epoch;
+    if (!seen(id)) {
+      mark[id] = uint16_t(epoch << kBits);
       active.push_back(id);
     }
   }

@@ -21,12 +21,15 @@ namespace frugal::lsh {
 
 enum class Selection {
   kUnion,      // buckets' ids in table order until max_active
-  kFrequency,  // ids found in the most tables first
+  kFrequency,  // ids found in the most tables first (counts saturate at 63)
 };
 
+// Defaults: the configuration measured at the extreme-classification shape
+// (670,091 x 128) in bench/lsh_bench.cc: DWTA k=4 x 3 bits, 40 tables of
+// 4096 buckets x 256 slots (169 MB).
 struct IndexConfig {
   HashConfig hash;
-  uint32_t bucket_capacity = 64;
+  uint32_t bucket_capacity = 256;
   Replacement replacement = Replacement::kFifo;
   // Buckets per table = 2^min(code bits, range_bits); wider codes are folded
   // by hashing.
@@ -52,8 +55,12 @@ class QueryScratch {
 
  private:
   friend class NeuronIndex;
-  std::vector<uint32_t> mark_;    // == epoch_ when seen in this query
-  std::vector<uint16_t> count_;   // tables that returned the neuron
+  // Per neuron: (epoch << kCountBits) | tables that returned it this query.
+  // 2 bytes a neuron keeps a 670K-neuron layer's marks in L2.
+  static constexpr uint32_t kCountBits = 6;
+  static constexpr uint32_t kMaxCount = (1u << kCountBits) - 1;
+  static constexpr uint32_t kMaxEpoch = (1u << (16 - kCountBits)) - 1;
+  std::vector<uint16_t> mark_;
   uint32_t epoch_ = 0;
   std::vector<uint32_t> codes_;
   std::vector<uint32_t> candidates_;
