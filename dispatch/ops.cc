@@ -28,6 +28,17 @@ void RequireAtLeast(const char* fn, const char* a_name, size_t a,
   }
 }
 
+// a * b, or a failure naming both if it overflows size_t.
+size_t CheckedProduct(const char* fn, const char* a_name, size_t a,
+                      const char* b_name, size_t b) {
+  size_t out;
+  if (__builtin_mul_overflow(a, b, &out)) {
+    Fail(fn, std::string(a_name) + " (" + std::to_string(a) + ") * " + b_name +
+                 " (" + std::to_string(b) + ") overflows");
+  }
+  return out;
+}
+
 template <class T>
 void RequireMatrix(const char* fn, const char* name, const MatrixView<T>& m) {
   if (m.stride < m.cols) {
@@ -146,8 +157,10 @@ void SrpHash(Span<const float> x, const SrpProjections& p,
   }
   RequireEqual("SrpHash", "x.size()", x.size(), "input_dim", p.input_dim);
   RequireEqual("SrpHash", "codes.size()", codes.size(), "l", p.l);
+  const size_t num_proj = CheckedProduct("SrpHash", "k", p.k, "l", p.l);
   RequireEqual("SrpHash", "proj.size()", p.proj.size(), "k * l * nnz_per_proj",
-               p.k * p.l * p.nnz_per_proj);
+               CheckedProduct("SrpHash", "k * l", num_proj, "nnz_per_proj",
+                              p.nnz_per_proj));
   RequireIndices("SrpHash", "proj", p.proj, x.size(), "x.size()",
                  ~kSrpNegative);
   dispatch::SrpHash()(x.data(), p.proj.data(), p.nnz_per_proj, p.k, p.l,
@@ -157,7 +170,9 @@ void SrpHash(Span<const float> x, const SrpProjections& p,
 void DwtaBins(Span<const float> x, Span<const uint32_t> bins, size_t bin_size,
               Span<uint32_t> winners) {
   RequireEqual("DwtaBins", "bins.size()", bins.size(),
-               "bin_size * winners.size()", bin_size * winners.size());
+               "bin_size * winners.size()",
+               CheckedProduct("DwtaBins", "bin_size", bin_size,
+                              "winners.size()", winners.size()));
   RequireIndices("DwtaBins", "bins", bins, x.size(), "x.size()");
   dispatch::DwtaBins()(x.data(), bins.data(), bin_size, winners.size(),
                        winners.data());

@@ -34,8 +34,12 @@ void Relu(const float* x, float* y, size_t n) {
 void Sigmoid(const float* x, float* y, size_t n) {
   Map(x, y, n, [](auto d, auto v) {
     const auto one = hn::Set(d, 1.0f);
-    // exp(-x) overflows to +inf for x < -88.7: 1 / inf = 0, as wanted.
-    return hn::Div(one, hn::Add(one, hn::Exp(d, hn::Neg(v))));
+    // e = exp(-|x|) in (0, 1]: Exp is only valid for arguments <= 104, and
+    // underflows to 0 below -104, which saturates the result correctly.
+    const auto e = hn::Exp(d, hn::Neg(hn::Abs(v)));
+    const auto r = hn::Div(one, hn::Add(one, e));  // sigmoid(|x|)
+    const auto s = hn::IfThenElse(hn::Lt(v, hn::Zero(d)), hn::Sub(one, r), r);
+    return hn::IfThenElse(hn::IsNaN(v), v, s);  // Exp maps NaN to 0
   });
 }
 

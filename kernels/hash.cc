@@ -89,13 +89,15 @@ void HashIds(const uint32_t* HWY_RESTRICT ids, size_t n, uint32_t seed,
   const size_t N = hn::Lanes(d);
   const auto vseed = hn::Set(d, seed);
   const auto c1 = hn::Set(d, 0x85ebca6bu), c2 = hn::Set(d, 0xc2b2ae35u);
-  auto mix = [&](auto h) {
-    h = hn::Xor(h, vseed);
+  auto fmix = [&](auto h) {
     h = hn::Xor(h, hn::ShiftRight<16>(h));
     h = hn::Mul(h, c1);
     h = hn::Xor(h, hn::ShiftRight<13>(h));
     h = hn::Mul(h, c2);
     return hn::Xor(h, hn::ShiftRight<16>(h));
+  };
+  auto mix = [&](auto id) {  // HashId(): fmix(fmix(id ^ seed) + seed)
+    return fmix(hn::Add(fmix(hn::Xor(id, vseed)), vseed));
   };
   size_t i = 0;
   for (; i + N <= n; i += N) hn::StoreU(mix(hn::LoadU(d, ids + i)), d, out + i);
