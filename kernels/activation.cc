@@ -89,18 +89,21 @@ HWY_INLINE float ExpShiftSum(const float* x, float* y, size_t n, float shift,
   return hn::GetLane(hn::SumOfLanes(d, sum));
 }
 
-HWY_INLINE void Fill(float* y, size_t n, float value) {
-  for (size_t i = 0; i < n; ++i) y[i] = value;
+// The shift for a stable exp: max(x). When x has a NaN, fills y with NaN
+// and returns false. n > 0.
+HWY_INLINE bool MaxOrFillNaN(const float* x, float* y, size_t n, float* max) {
+  bool any_nan;
+  *max = MaxOf(x, n, &any_nan);
+  if (!any_nan) return true;
+  *max = std::numeric_limits<float>::quiet_NaN();
+  for (size_t i = 0; i < n; ++i) y[i] = *max;
+  return false;
 }
 
 float Softmax(const float* x, float* y, size_t n) {
   if (n == 0) return -std::numeric_limits<float>::infinity();
-  bool any_nan;
-  const float max = MaxOf(x, n, &any_nan);
-  if (any_nan) {
-    Fill(y, n, std::numeric_limits<float>::quiet_NaN());
-    return std::numeric_limits<float>::quiet_NaN();
-  }
+  float max;
+  if (!MaxOrFillNaN(x, y, n, &max)) return max;
   const float sum = ExpShiftSum(x, y, n, max, /*store=*/true);
   const float inv = 1.0f / sum;
   Map(y, y, n, [inv](auto d, auto v) { return hn::Mul(v, hn::Set(d, inv)); });
@@ -109,12 +112,8 @@ float Softmax(const float* x, float* y, size_t n) {
 
 float LogSoftmax(const float* x, float* y, size_t n) {
   if (n == 0) return -std::numeric_limits<float>::infinity();
-  bool any_nan;
-  const float max = MaxOf(x, n, &any_nan);
-  if (any_nan) {
-    Fill(y, n, std::numeric_limits<float>::quiet_NaN());
-    return std::numeric_limits<float>::quiet_NaN();
-  }
+  float max;
+  if (!MaxOrFillNaN(x, y, n, &max)) return max;
   const float lse = max + std::log(ExpShiftSum(x, y, n, max, false));
   Map(x, y, n, [lse](auto d, auto v) { return hn::Sub(v, hn::Set(d, lse)); });
   return lse;

@@ -27,17 +27,10 @@ HWY_INLINE void RowGatherDotImpl(const TW* HWY_RESTRICT w, size_t stride,
                                  const uint32_t* HWY_RESTRICT rows,
                                  size_t num_rows, const float* HWY_RESTRICT h,
                                  size_t dim, float* HWY_RESTRICT out) {
-  const size_t row_bytes = dim * sizeof(TW);
-  const size_t ahead = num_rows < kPrefetchRows ? num_rows : kPrefetchRows;
-  for (size_t j = 0; j < ahead; ++j) {
-    PrefetchBytes(w + size_t{rows[j]} * stride, row_bytes);
-  }
-  for (size_t j = 0; j < num_rows; ++j) {
-    if (j + kPrefetchRows < num_rows) {
-      PrefetchBytes(w + size_t{rows[j + kPrefetchRows]} * stride, row_bytes);
-    }
-    out[j] = DotImpl(w + size_t{rows[j]} * stride, h, dim);
-  }
+  ForEachRowPrefetched(w, stride, rows, num_rows, dim * sizeof(TW),
+                       kPrefetchRows, [&](size_t j, const TW* row) {
+                         out[j] = DotImpl(row, h, dim);
+                       });
 }
 
 void RowGatherDot(const float* HWY_RESTRICT w, size_t stride,

@@ -50,13 +50,11 @@ HWY_INLINE void RowAccumulateImpl(const TW* HWY_RESTRICT w, size_t stride,
     hn::StoreU(a2, d, out + c + 2 * N);
     hn::StoreU(a3, d, out + c + 3 * N);
   }
-  if (c < dim) {
-    for (size_t i = 0; i < nnz; ++i) {
-      if (c == 0 && i + kPrefetchRows < nnz) {
-        PrefetchBytes(w + size_t{idx[i + kPrefetchRows]} * stride, row_bytes);
-      }
-      AxpyImpl(val[i], w + size_t{idx[i]} * stride + c, out + c, dim - c);
-    }
+  if (c < dim) {  // remaining columns (fewer than four vectors)
+    ForEachRowPrefetched(w, stride, idx, nnz, c == 0 ? row_bytes : 0,
+                         kPrefetchRows, [&](size_t i, const TW* row) {
+                           AxpyImpl(val[i], row + c, out + c, dim - c);
+                         });
   }
 }
 
@@ -80,17 +78,10 @@ void ScatterAddRows(float* HWY_RESTRICT w, size_t stride,
                     const uint32_t* HWY_RESTRICT idx,
                     const float* HWY_RESTRICT val, size_t nnz,
                     const float* HWY_RESTRICT g, size_t dim) {
-  const size_t row_bytes = dim * sizeof(float);
-  const size_t ahead = nnz < kPrefetchRows ? nnz : kPrefetchRows;
-  for (size_t i = 0; i < ahead; ++i) {
-    PrefetchBytes(w + size_t{idx[i]} * stride, row_bytes);
-  }
-  for (size_t i = 0; i < nnz; ++i) {
-    if (i + kPrefetchRows < nnz) {
-      PrefetchBytes(w + size_t{idx[i + kPrefetchRows]} * stride, row_bytes);
-    }
-    AxpyImpl(val[i], g, w + size_t{idx[i]} * stride, dim);
-  }
+  ForEachRowPrefetched(w, stride, idx, nnz, dim * sizeof(float),
+                       kPrefetchRows, [&](size_t i, float* row) {
+                         AxpyImpl(val[i], g, row, dim);
+                       });
 }
 
 void Axpy(float a, const float* HWY_RESTRICT x, float* HWY_RESTRICT y,

@@ -99,6 +99,24 @@ HWY_INLINE void PrefetchBytes(const T* p, size_t bytes) {
   for (size_t off = 0; off < bytes; off += 64) hwy::Prefetch(c + off);
 }
 
+// Calls body(i, row(rows[i])) for i in [0, count) in order, prefetching the
+// rows `ahead` positions later (row r at base + r * stride, row_bytes long).
+template <typename T, class Body>
+HWY_INLINE void ForEachRowPrefetched(T* base, size_t stride,
+                                     const uint32_t* HWY_RESTRICT rows,
+                                     size_t count, size_t row_bytes,
+                                     size_t ahead, const Body& body) {
+  for (size_t i = 0; i < count && i < ahead; ++i) {
+    PrefetchBytes(base + size_t{rows[i]} * stride, row_bytes);
+  }
+  for (size_t i = 0; i < count; ++i) {
+    if (i + ahead < count) {
+      PrefetchBytes(base + size_t{rows[i + ahead]} * stride, row_bytes);
+    }
+    body(i, base + size_t{rows[i]} * stride);
+  }
+}
+
 // sum_i w[i] * h[i] over n elements, W float or bf16; four accumulators.
 template <typename TW>
 HWY_INLINE float DotImpl(const TW* HWY_RESTRICT w, const float* HWY_RESTRICT h,

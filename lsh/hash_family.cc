@@ -18,16 +18,12 @@ uint32_t Log2(uint32_t v) {
   return b;
 }
 
-// Per-thread float scratch of at least n elements, zero-filled on growth.
-float* DenseScratch(size_t n) {
-  thread_local std::vector<float> buf;
-  if (buf.size() < n) buf.assign(n, 0.0f);
-  return buf.data();
-}
-
-uint32_t* U32Scratch(size_t n) {
-  thread_local std::vector<uint32_t> buf;
-  if (buf.size() < n) buf.resize(n);
+// Per-thread scratch of at least n elements of T, zero-filled on growth;
+// one buffer per (T, Tag), allocated once per thread.
+template <class T, int Tag = 0>
+T* Scratch(size_t n) {
+  thread_local std::vector<T> buf;
+  if (buf.size() < n) buf.assign(n, T{});
   return buf.data();
 }
 
@@ -93,7 +89,7 @@ class DwtaFamily final : public HashFamily {
 
   void HashDense(const float* x, uint32_t* codes) const override {
     const size_t num_hashes = size_t{config().k} * config().l;
-    uint32_t* winners = U32Scratch(num_hashes);
+    uint32_t* winners = Scratch<uint32_t>(num_hashes);
     kernel_(x, bins_.data(), config().bin_size, num_hashes, winners);
     Densify(winners, num_hashes);
     Pack(winners, codes);
@@ -151,7 +147,7 @@ class MinHashFamily final : public HashFamily {
   uint32_t code_bits() const override { return config().k * bits_per_hash_; }
 
   void HashDense(const float* x, uint32_t* codes) const override {
-    uint32_t* ids = U32Scratch(input_dim());
+    uint32_t* ids = Scratch<uint32_t>(input_dim());
     size_t nnz = 0;
     for (size_t i = 0; i < input_dim(); ++i) {
       if (x[i] != 0.0f) ids[nnz++] = static_cast<uint32_t>(i);
@@ -161,7 +157,7 @@ class MinHashFamily final : public HashFamily {
 
   void HashSparse(const uint32_t* idx, const float* val, size_t nnz,
                   uint32_t* codes) const override {
-    uint32_t* ids = U32Scratch(nnz);
+    uint32_t* ids = Scratch<uint32_t>(nnz);
     size_t m = 0;
     for (size_t i = 0; i < nnz; ++i) {
       if (val[i] != 0.0f) ids[m++] = idx[i];
@@ -173,8 +169,7 @@ class MinHashFamily final : public HashFamily {
   // codes from the minimum hash of the id set under each seed; an empty set
   // gives all-zero codes.
   void HashSet(const uint32_t* ids, size_t n, uint32_t* codes) const {
-    thread_local std::vector<uint32_t> hashed;
-    if (hashed.size() < n) hashed.resize(n);
+    uint32_t* hashed = Scratch<uint32_t, 1>(n);
     const uint32_t k = config().k;
     const uint32_t mask = (1u << bits_per_hash_) - 1;
     for (uint32_t t = 0; t < config().l; ++t) {
@@ -183,8 +178,8 @@ class MinHashFamily final : public HashFamily {
         const uint32_t seed = seeds_[size_t{t} * k + b];
         uint32_t min = 0xffffffffu;
         if (n > 0) {
-          kernel_(ids, n, seed, hashed.data());
-          min = *std::min_element(hashed.begin(), hashed.begin() + n);
+          kernel_(ids, n, seed, hashed);
+          min = *std::min_element(hashed, hashed + n);
         }
         // Take the low bits of a re-hash of the minimum: well mixed.
         const uint32_t v = n > 0 ? HashId(min, seed) & mask : 0;
@@ -203,7 +198,7 @@ class MinHashFamily final : public HashFamily {
 
 void HashFamily::HashSparse(const uint32_t* idx, const float* val, size_t nnz,
                             uint32_t* codes) const {
-  float* dense = DenseScratch(input_dim());
+  float* dense = Scratch<float>(input_dim());
   for (size_t i = 0; i < nnz; ++i) dense[idx[i]] += val[i];
   HashDense(dense, codes);
   for (size_t i = 0; i < nnz; ++i) dense[idx[i]] = 0.0f;

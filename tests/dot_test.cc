@@ -98,11 +98,7 @@ void CheckRowGatherDot(const std::vector<kernels::Variant<Fn>>& variants,
         const size_t stride = dim + pad;
         Guarded<TW> w(num_w_rows * stride, pad);
         const auto wf = test::RandomFloats(w.size(), rng);
-        if constexpr (std::is_same_v<TW, bf16>) {
-          w.Assign(test::ToBf16(wf));
-        } else {
-          w.Assign(wf);
-        }
+        w.Assign(test::FromFloats<TW>(wf));
         Guarded<float> h(dim, 1);
         h.Assign(test::RandomFloats(dim, rng));
         // Repeats, the first and the last row included.
@@ -119,11 +115,7 @@ void CheckRowGatherDot(const std::vector<kernels::Variant<Fn>>& variants,
         for (size_t j = 0; j < rows.size(); ++j) {
           std::vector<float> row(dim);
           for (size_t d = 0; d < dim; ++d) {
-            if constexpr (std::is_same_v<TW, bf16>) {
-              row[d] = Bf16ToFloat(w[rows[j] * stride + d]);
-            } else {
-              row[d] = w[rows[j] * stride + d];
-            }
+            row[d] = test::ToFloat(w[rows[j] * stride + d]);
           }
           EXPECT_TRUE(Near(out[j], want[j], AbsDot(row.data(), h.data(), dim),
                            kRel))

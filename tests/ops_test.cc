@@ -125,12 +125,7 @@ TEST(Ops, DotBf16) {
 template <class TW, class RefFn>
 void CheckRowGatherDot(RefFn ref) {
   const auto wf = SmallMatrix();
-  std::vector<TW> w;
-  if constexpr (std::is_same_v<TW, bf16>) {
-    w = Bf16(wf);
-  } else {
-    w = wf;
-  }
+  const std::vector<TW> w = test::FromFloats<TW>(wf);
   const MatrixView<const TW> mw(w.data(), kRows, kCols, kStride);
   const std::vector<uint32_t> rows = {4, 0, 2, 4};
   const std::vector<float> h = {1, -2, 0.5f, 3};
@@ -183,12 +178,7 @@ TEST(Ops, RowGatherDotBf16) {
 template <class TW, class RefFn>
 void CheckRowAccumulate(RefFn ref) {
   const auto wf = SmallMatrix();
-  std::vector<TW> w;
-  if constexpr (std::is_same_v<TW, bf16>) {
-    w = Bf16(wf);
-  } else {
-    w = wf;
-  }
+  const std::vector<TW> w = test::FromFloats<TW>(wf);
   const MatrixView<const TW> mw(w.data(), kRows, kCols, kStride);
   const std::vector<uint32_t> idx = {4, 0, 4, 1};
   const std::vector<float> val = {0.5f, -2.0f, 1.0f, 0.25f};

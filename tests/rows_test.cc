@@ -29,28 +29,12 @@ namespace {
 
 using test::ForEachSupportedVariant;
 using test::Guarded;
+using test::FromFloats;
 using test::Near;
+using test::ToFloat;
 
 constexpr double kRel = 1e-5;
 constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
-
-template <class TW>
-float ToFloat(TW w) {
-  if constexpr (std::is_same_v<TW, bf16>) {
-    return Bf16ToFloat(w);
-  } else {
-    return w;
-  }
-}
-
-template <class TW>
-std::vector<TW> FromFloats(const std::vector<float>& v) {
-  if constexpr (std::is_same_v<TW, bf16>) {
-    return test::ToBf16(v);
-  } else {
-    return v;
-  }
-}
 
 bool SameBits(float a, float b) { return std::memcmp(&a, &b, 4) == 0; }
 

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <random>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "dispatch/registry.h"
@@ -104,6 +105,26 @@ inline std::vector<bf16> ToBf16(const std::vector<float>& v) {
   for (size_t i = 0; i < v.size(); ++i) out[i] = FloatToBf16(v[i]);
   return out;
 }
+
+// Weights as float or bf16, and back.
+template <class TW>
+float ToFloat(TW w) {
+  if constexpr (std::is_same_v<TW, bf16>) {
+    return Bf16ToFloat(w);
+  } else {
+    return w;
+  }
+}
+
+template <class TW>
+std::vector<TW> FromFloats(const std::vector<float>& v) {
+  if constexpr (std::is_same_v<TW, bf16>) {
+    return ToBf16(v);
+  } else {
+    return v;
+  }
+}
+
 
 // Runs `body(variant)` for every variant of a kernel this CPU supports (the
 // reference included), with the variant's name in failure messages.
