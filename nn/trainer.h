@@ -1,0 +1,90 @@
+// Mini-batch training of a Model with Adam/AdamW on the rows a batch touched.
+//
+// A batch runs in three phases, each parallel over the worker threads:
+//  1. per sample: hidden layer, active set (LSH query with the sample's
+//     labels forced in, or every neuron when dense), logits, loss and the
+//     gradients of the logits and of the hidden pre-activation;
+//  2. per parameter row: every thread owns the rows r with r % threads ==
+//     its id and adds the batch's contributions to them in sample order;
+//  3. per touched row: Adam, then the LSH index learns which neurons moved.
+// Phase 2's fixed order makes training bit-identical for any thread count.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include "nn/dataset.h"
+#include "nn/model.h"
+
+namespace frugal::nn {
+
+enum class LrSchedule { kConstant, kLinearDecay };
+
+struct TrainConfig {
+  size_t batch_size = 256;
+  float lr = 1e-3f;
+  float beta1 = 0.9f, beta2 = 0.999f, eps = 1e-8f;
+  float weight_decay = 0.0f;  // AdamW, decoupled
+  LrSchedule schedule = LrSchedule::kConstant;
+  size_t threads = 0;  // 0: all cores
+  uint64_t seed = 1;   // sample order
+  bool shuffle = true;
+};
+
+struct BatchStats {
+  size_t samples = 0;
+  double loss_sum = 0;      // over the batch's samples
+  size_t active_sum = 0;    // output neurons computed, over the samples
+};
+
+class Trainer {
+ public:
+  Trainer(Model& model, const TrainConfig& config);
+  ~Trainer();
+
+  // One pass over `data` in batches. `total_steps` (batches over the whole
+  // run) drives the learning-rate schedule; `on_batch` is called after each
+  // batch. Throws std::invalid_argument if data's dimensions exceed the
+  // model's.
+  BatchStats TrainEpoch(const SparseDataset& data, size_t total_steps,
+                        const std::function<void(const BatchStats&)>& on_batch =
+                            nullptr);
+
+  // One batch of the given rows of `data`.
+  BatchStats TrainBatch(const SparseDataset& data, const uint32_t* rows,
+                        size_t count, size_t total_steps);
+
+  // Loss and gradients of one sample with every parameter's gradient
+  // accumulated into the model's g buffers (dense output: every neuron is
+  // active). For gradient checks; does not update weights.
+  double SampleGradient(const SparseRow& x);
+
+  uint64_t steps() const { return step_; }
+  size_t threads() const { return threads_; }
+
+ private:
+  struct Impl;
+  Model& model_;
+  TrainConfig config_;
+  size_t threads_;
+  uint64_t step_ = 0;
+  uint64_t epoch_ = 0;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Ranking quality of top-k predictions.
+struct EvalResult {
+  size_t samples = 0;
+  double p_at[6] = {0, 0, 0, 0, 0, 0};  // p_at[k] = precision@k, k = 1..5
+  double recall_at5 = 0;
+  double seconds = 0;
+};
+
+// Evaluates top-5 predictions of `model` on `data` (exact: every output
+// neuron scored; otherwise LSH-selected), parallel over `threads`.
+EvalResult Evaluate(const Model& model, const SparseDataset& data, bool exact,
+                    size_t threads = 0);
+
+}  // namespace frugal::nn
