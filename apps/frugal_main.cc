@@ -16,7 +16,18 @@
 #include <utility>
 #include <vector>
 
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cmath>
+#include <map>
+
 #include "frugal.h"
+#include "nn/dataset.h"
+#include "nn/model.h"
+#include "nn/serialize.h"
+#include "nn/trainer.h"
 
 #ifndef FRUGAL_VERSION
 #define FRUGAL_VERSION "unknown"
@@ -241,6 +252,304 @@ int RunInfo(const Args& args) {
 }
 
 // ---------------------------------------------------------------------------
+// Option parsing shared by the training commands: `--name value` pairs and
+// `--flag` switches, each allowed once.
+
+class Options {
+ public:
+  Options(const std::string& command, const Args& args,
+          const std::vector<std::string>& valued,
+          const std::vector<std::string>& flags)
+      : command_(command) {
+    for (size_t i = 0; i < args.size(); ++i) {
+      const std::string& a = args[i];
+      const bool is_valued =
+          std::find(valued.begin(), valued.end(), a) != valued.end();
+      const bool is_flag =
+          std::find(flags.begin(), flags.end(), a) != flags.end();
+      if (!is_valued && !is_flag) {
+        throw UsageError(command, "unknown option '" + a + "'");
+      }
+      if (values_.count(a)) {
+        throw UsageError(command, "option '" + a + "' given twice");
+      }
+      if (is_valued) {
+        if (i + 1 >= args.size()) {
+          throw UsageError(command, "option '" + a + "' needs a value");
+        }
+        values_[a] = args[++i];
+      } else {
+        values_[a] = "";
+      }
+    }
+  }
+
+  bool Has(const std::string& name) const { return values_.count(name) != 0; }
+  std::string Str(const std::string& name, const std::string& def = "") const {
+    auto it = values_.find(name);
+    return it == values_.end() ? def : it->second;
+  }
+  std::string Required(const std::string& name) const {
+    if (!Has(name)) throw UsageError(command_, "missing " + name);
+    return Str(name);
+  }
+  size_t Size(const std::string& name, size_t def) const {
+    if (!Has(name)) return def;
+    const std::string v = Str(name);
+    char* end = nullptr;
+    errno = 0;
+    const unsigned long long x = std::strtoull(v.c_str(), &end, 10);
+    if (v.empty() || *end != '\0' || errno != 0 || v[0] == '-') {
+      throw UsageError(command_, name + " expects a non-negative integer, got '" +
+                                     v + "'");
+    }
+    return size_t(x);
+  }
+  float Float(const std::string& name, float def) const {
+    if (!Has(name)) return def;
+    const std::string v = Str(name);
+    char* end = nullptr;
+    const float x = std::strtof(v.c_str(), &end);
+    if (v.empty() || *end != '\0' || !std::isfinite(x)) {
+      throw UsageError(command_, name + " expects a number, got '" + v + "'");
+    }
+    return x;
+  }
+
+ private:
+  std::string command_;
+  std::map<std::string, std::string> values_;
+};
+
+nn::ReadOptions ReadOptionsFor(const Options& o, const std::string& command) {
+  nn::ReadOptions r;
+  const std::string format = o.Str("--format", "xc");
+  if (format == "xc") {
+    r.format = nn::DataFormat::kXc;
+  } else if (format == "libsvm") {
+    r.format = nn::DataFormat::kLibsvm;
+  } else {
+    throw UsageError(command, "--format must be xc or libsvm");
+  }
+  return r;
+}
+
+// A one-line progress display on a terminal (stderr), at most 10 updates/s.
+class Progress {
+ public:
+  explicit Progress(bool enabled) : enabled_(enabled && ::isatty(2)) {}
+  void Update(size_t epoch, size_t epochs, size_t done, size_t total,
+              double loss, double seconds) {
+    if (!enabled_) return;
+    const auto now = std::chrono::steady_clock::now();
+    if (done < total && now - last_ < std::chrono::milliseconds(100)) return;
+    last_ = now;
+    const double rate = seconds > 0 ? double(done) / seconds : 0;
+    const double eta = rate > 0 ? double(total - done) / rate : 0;
+    const int width = 24;
+    const int fill = total ? int(double(width) * double(done) / double(total)) : 0;
+    std::fprintf(stderr, "\repoch %zu/%zu [%s%s] %zu/%zu %.0f samples/s loss %.4f ETA %.0fs ",
+                 epoch, epochs, std::string(size_t(fill), '#').c_str(),
+                 std::string(size_t(width - fill), '.').c_str(), done, total,
+                 rate, loss, eta);
+    if (done >= total) std::fputc('\n', stderr);
+    std::fflush(stderr);
+  }
+
+ private:
+  bool enabled_;
+  std::chrono::steady_clock::time_point last_{};
+};
+
+void PrintEval(const char* what, const nn::EvalResult& e) {
+  std::printf("%s: P@1 %.4f  P@3 %.4f  P@5 %.4f  R@5 %.4f  (%zu samples, "
+              "%.0f samples/s)\n",
+              what, e.p_at[1], e.p_at[3], e.p_at[5], e.recall_at5, e.samples,
+              e.seconds > 0 ? double(e.samples) / e.seconds : 0.0);
+}
+
+int RunTrain(const Args& args) {
+  const Options o("train", args,
+                  {"--train", "--test", "--format", "--hidden", "--epochs",
+                   "--batch", "--lr", "--weight-decay", "--threads",
+                   "--sparsity", "--loss", "--model", "--seed", "--schedule"},
+                  {"--json", "--no-progress", "--exact-eval",
+                   "--checkpoint-every-epoch"});
+  const nn::ReadOptions ro = ReadOptionsFor(o, "train");
+  const nn::SparseDataset train = nn::ReadSparseFile(o.Required("--train"), ro);
+  std::unique_ptr<nn::SparseDataset> test;
+  if (o.Has("--test")) {
+    test = std::make_unique<nn::SparseDataset>(
+        nn::ReadSparseFile(o.Str("--test"), ro));
+  }
+  const size_t labels = std::max(train.num_labels(),
+                                 test ? test->num_labels() : size_t{0});
+  const size_t features = std::max(train.num_features(),
+                                   test ? test->num_features() : size_t{0});
+  nn::ModelConfig mc =
+      nn::AutoConfig(features, labels, o.Size("--hidden", 128));
+  mc.seed = o.Size("--seed", 1);
+  if (o.Has("--sparsity")) {
+    const float sp = o.Float("--sparsity", 1.0f);
+    if (!(sp > 0 && sp <= 1)) throw UsageError("train", "--sparsity must be in (0, 1]");
+    if (sp < 1.0f && mc.output_sparsity >= 1.0f) {
+      mc = nn::AutoConfig(features, labels, mc.hidden_dim);
+      mc.lsh.hash.k = 3;
+    }
+    mc.output_sparsity = sp;
+    mc.lsh.max_active = mc.lsh.min_active =
+        std::max<size_t>(1, size_t(double(sp) * double(labels)));
+  }
+  const std::string loss = o.Str("--loss", "softmax");
+  if (loss == "softmax") {
+    mc.loss = nn::OutputLoss::kSoftmax;
+  } else if (loss == "sigmoid") {
+    mc.loss = nn::OutputLoss::kSigmoid;
+  } else {
+    throw UsageError("train", "--loss must be softmax or sigmoid");
+  }
+  nn::TrainConfig tc;
+  tc.batch_size = o.Size("--batch", 256);
+  tc.lr = o.Float("--lr", 1e-3f);
+  tc.weight_decay = o.Float("--weight-decay", 0.0f);
+  tc.threads = o.Size("--threads", 0);
+  tc.seed = mc.seed;
+  const std::string schedule = o.Str("--schedule", "linear");
+  if (schedule == "linear") {
+    tc.schedule = nn::LrSchedule::kLinearDecay;
+  } else if (schedule == "constant") {
+    tc.schedule = nn::LrSchedule::kConstant;
+  } else {
+    throw UsageError("train", "--schedule must be linear or constant");
+  }
+  const size_t epochs = o.Size("--epochs", 5);
+  const bool json = o.Has("--json");
+  const bool exact_eval = o.Has("--exact-eval");
+  const std::string model_path = o.Str("--model");
+
+  nn::Model model(mc);
+  nn::Trainer trainer(model, tc);
+  if (!json) {
+    std::printf("training: %zu samples, %zu features, %zu labels; hidden %zu, "
+                "%s output (%zu active), %zu threads\n",
+                train.size(), features, labels, mc.hidden_dim,
+                model.sparse_output() ? "LSH-sampled" : "dense",
+                model.active_size(), trainer.threads());
+  }
+  const size_t batches = (train.size() + tc.batch_size - 1) / tc.batch_size;
+  Progress progress(!o.Has("--no-progress") && !json);
+  double train_seconds = 0;
+  size_t trained = 0;
+  for (size_t epoch = 1; epoch <= epochs; ++epoch) {
+    const auto start = std::chrono::steady_clock::now();
+    size_t done = 0;
+    double loss_sum = 0;
+    const nn::BatchStats s = trainer.TrainEpoch(
+        train, epochs * batches, [&](const nn::BatchStats& b) {
+          done += b.samples;
+          loss_sum += b.loss_sum;
+          progress.Update(epoch, epochs, done, train.size(),
+                          loss_sum / double(std::max<size_t>(done, 1)),
+                          std::chrono::duration<double>(
+                              std::chrono::steady_clock::now() - start)
+                              .count());
+        });
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+            .count();
+    train_seconds += seconds;
+    trained += s.samples;
+    nn::EvalResult e;
+    if (test) e = nn::Evaluate(model, *test, exact_eval, tc.threads);
+    if (!model_path.empty() && o.Has("--checkpoint-every-epoch")) {
+      nn::SaveModel(model, model_path, nn::kWithOptimizerState);
+    }
+    if (json) {
+      std::printf("{\"epoch\": %zu, \"samples\": %zu, \"loss\": %.6f, "
+                  "\"seconds\": %.3f, \"samples_per_s\": %.1f",
+                  epoch, s.samples, s.loss_sum / double(std::max<size_t>(s.samples, 1)),
+                  seconds, double(s.samples) / seconds);
+      if (test) {
+        std::printf(", \"p_at_1\": %.6f, \"p_at_3\": %.6f, \"p_at_5\": %.6f, "
+                    "\"eval_samples_per_s\": %.1f",
+                    e.p_at[1], e.p_at[3], e.p_at[5],
+                    double(e.samples) / std::max(e.seconds, 1e-9));
+      }
+      std::printf("}\n");
+      std::fflush(stdout);
+    } else if (test) {
+      std::printf("epoch %zu: loss %.4f, %.0f samples/s; test P@1 %.4f P@5 %.4f\n",
+                  epoch, s.loss_sum / double(std::max<size_t>(s.samples, 1)),
+                  double(s.samples) / seconds, e.p_at[1], e.p_at[5]);
+    }
+  }
+  if (!json) {
+    std::printf("trained %zu samples in %.2f s: %.0f samples/s (%.0f per core)\n",
+                trained, train_seconds, double(trained) / train_seconds,
+                double(trained) / train_seconds / double(trainer.threads()));
+    if (test) {
+      PrintEval(exact_eval ? "test (exact)" : "test",
+                nn::Evaluate(model, *test, exact_eval, tc.threads));
+    }
+  }
+  if (!model_path.empty()) {
+    nn::SaveModel(model, model_path, nn::kWithOptimizerState);
+    if (!json) std::printf("saved %s\n", model_path.c_str());
+  }
+  return kExitOk;
+}
+
+int RunEval(const Args& args) {
+  const Options o("eval", args, {"--model", "--test", "--format", "--threads"},
+                  {"--exact", "--json"});
+  const auto model = nn::LoadModel(o.Required("--model"));
+  nn::ReadOptions ro = ReadOptionsFor(o, "eval");
+  ro.num_features = model->config().input_dim;
+  ro.num_labels = model->config().output_dim;
+  const nn::SparseDataset test = nn::ReadSparseFile(o.Required("--test"), ro);
+  if (test.num_features() > model->config().input_dim ||
+      test.num_labels() > model->config().output_dim) {
+    throw std::runtime_error("the test data has more features or labels than "
+                             "the model");
+  }
+  const nn::EvalResult e =
+      nn::Evaluate(*model, test, o.Has("--exact"), o.Size("--threads", 0));
+  if (o.Has("--json")) {
+    std::printf("{\"samples\": %zu, \"p_at_1\": %.6f, \"p_at_3\": %.6f, "
+                "\"p_at_5\": %.6f, \"recall_at_5\": %.6f, \"samples_per_s\": %.1f}\n",
+                e.samples, e.p_at[1], e.p_at[3], e.p_at[5], e.recall_at5,
+                double(e.samples) / std::max(e.seconds, 1e-9));
+  } else {
+    PrintEval(o.Has("--exact") ? "exact" : "lsh", e);
+  }
+  return kExitOk;
+}
+
+int RunPredict(const Args& args) {
+  const Options o("predict", args, {"--model", "--k", "--input"}, {"--exact"});
+  const auto model = nn::LoadModel(o.Required("--model"));
+  const size_t k = o.Size("--k", 5);
+  nn::ReadOptions ro;
+  ro.format = nn::DataFormat::kLibsvm;
+  ro.num_features = model->config().input_dim;
+  ro.num_labels = model->config().output_dim;
+  nn::Model::Scratch scratch;
+  std::vector<uint32_t> labels;
+  std::vector<float> scores;
+  const bool exact = o.Has("--exact");
+  nn::StreamSparseFile(o.Str("--input", "/dev/stdin"), ro, nullptr, nullptr,
+                       [&](const nn::SparseRow& x) {
+                         model->Predict(x, k, exact, scratch, labels, scores);
+                         for (size_t i = 0; i < labels.size(); ++i) {
+                           std::printf(i ? " %u:%.6g" : "%u:%.6g", labels[i],
+                                       double(scores[i]));
+                         }
+                         std::printf("\n");
+                       });
+  return kExitOk;
+}
+
+// ---------------------------------------------------------------------------
 // The command table. Later commands (train, eval, predict, generate) are one
 // Run<Command> function each and one line here.
 
@@ -260,6 +569,44 @@ constexpr Command kCommands[] = {
      "           cap the instruction set kernels may use; an error if this\n"
      "           CPU lacks the named level\n",
      RunInfo},
+    {"train", "train a model on sparse multi-label data",
+     "frugal train --train FILE [options]\n"
+     "\n"
+     "Trains the extreme-classification network (sparse input, ReLU hidden\n"
+     "layer, output layer LSH-sampled above 4,096 labels) with Adam.\n"
+     "\n"
+     "options:\n"
+     "  --train FILE        training data (XC format: 'N D L' header, then\n"
+     "                      'l1,l2 f:v f:v' rows)\n"
+     "  --test FILE         evaluate P@1/3/5 after every epoch\n"
+     "  --format xc|libsvm  input format (default xc)\n"
+     "  --hidden N          hidden width (default 128)\n"
+     "  --epochs N          passes over the data (default 5)\n"
+     "  --batch N           samples per batch (default 256)\n"
+     "  --lr F              Adam learning rate (default 0.001)\n"
+     "  --schedule S        linear (decay to 2%) or constant (default linear)\n"
+     "  --weight-decay F    AdamW decoupled weight decay (default 0)\n"
+     "  --sparsity F        fraction of output neurons per sample (default\n"
+     "                      automatic from the label count)\n"
+     "  --loss softmax|sigmoid\n"
+     "  --threads N         worker threads (default: all cores)\n"
+     "  --seed N            initialization and order seed (default 1)\n"
+     "  --model FILE        save the trained model (atomically)\n"
+     "  --checkpoint-every-epoch  also save after every epoch\n"
+     "  --exact-eval        score every output neuron when evaluating\n"
+     "  --json              one JSON object per epoch on stdout\n"
+     "  --no-progress       no progress bar on a terminal\n",
+     RunTrain},
+    {"eval", "evaluate a saved model: precision@1/3/5",
+     "frugal eval --model FILE --test FILE [--format xc|libsvm] [--exact]\n"
+     "            [--threads N] [--json]\n",
+     RunEval},
+    {"predict", "print the top-k labels of rows read from stdin",
+     "frugal predict --model FILE [--k N] [--exact] [--input FILE]\n"
+     "\n"
+     "Reads libsvm-style rows ('f:v f:v ...', labels optional) and prints\n"
+     "'label:score' pairs, best first, one line per row.\n",
+     RunPredict},
 };
 
 const Command* FindCommand(const std::string& name) {

@@ -59,7 +59,7 @@ void ParamBlock::Init(size_t r, size_t c, float scale, uint64_t seed) {
   }
 }
 
-Model::Model(const ModelConfig& config) : config_(config) {
+Model::Model(const ModelConfig& config, bool initialize) : config_(config) {
   if (config.input_dim == 0 || config.hidden_dim == 0 ||
       config.output_dim == 0) {
     throw std::invalid_argument(
@@ -73,11 +73,13 @@ Model::Model(const ModelConfig& config) : config_(config) {
     throw std::invalid_argument("ModelConfig: output_sparsity must be in (0, 1]");
   }
   const size_t h = config.hidden_dim;
-  w_in_.Init(config.input_dim, h,
-             std::sqrt(2.0f / float(config.input_dim + h)), config.seed);
+  const float in_scale =
+      initialize ? std::sqrt(2.0f / float(config.input_dim + h)) : 0.0f;
+  const float out_scale =
+      initialize ? std::sqrt(2.0f / float(config.output_dim + h)) : 0.0f;
+  w_in_.Init(config.input_dim, h, in_scale, config.seed);
   b_in_.Init(1, h, 0.0f, 0);
-  w_out_.Init(config.output_dim, h,
-              std::sqrt(2.0f / float(config.output_dim + h)),
+  w_out_.Init(config.output_dim, h, out_scale,
               config.seed * 0x9e3779b97f4a7c15ull + 1);
   b_out_.Init(config.output_dim, 1, 0.0f, 0);
   if (sparse_output()) {
@@ -86,7 +88,7 @@ Model::Model(const ModelConfig& config) : config_(config) {
     if (ic.min_active == 0) ic.min_active = active_size();
     config_.lsh = ic;
     index_ = std::make_unique<lsh::NeuronIndex>(ic, config.output_dim, h);
-    RebuildIndex();
+    if (initialize) RebuildIndex();
   }
 }
 

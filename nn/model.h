@@ -56,7 +56,10 @@ struct ParamBlock {
 
 class Model {
  public:
-  explicit Model(const ModelConfig& config);
+  // Throws std::invalid_argument on an invalid configuration. With
+  // initialize == false the weights are zero and the LSH index is empty
+  // (for loading: fill the weights, then RebuildIndex()).
+  explicit Model(const ModelConfig& config, bool initialize = true);
 
   const ModelConfig& config() const { return config_; }
   bool sparse_output() const { return config_.output_sparsity < 1.0f; }

@@ -10,6 +10,7 @@ PACKAGES=(
   libxsimd-dev      # second SIMD library: baseline in the benchmarks
   libtbb-dev        # tasks: parallel loops over samples
   libcpuinfo-dev    # CPU feature detection for dispatch
+  zlib1g-dev        # CRC-32 of model files
   libgtest-dev      # unit tests
   libbenchmark-dev  # microbenchmarks
 )

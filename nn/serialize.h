@@ -1,0 +1,37 @@
+// Model files: a versioned binary format with a CRC-32 over the whole file,
+// written atomically (temporary file, fsync, rename, fsync of the directory),
+// so a crash never leaves a half-written file under the final name.
+//
+// Layout (little-endian): "FRUGALMD", u32 version, u32 flags, the model
+// configuration, then each parameter block's rows (weights, and the Adam
+// moments when kWithOptimizerState), then u32 CRC-32 of all preceding bytes.
+#pragma once
+
+#include <memory>
+#include <stdexcept>
+#include <string>
+
+#include "nn/model.h"
+
+namespace frugal::nn {
+
+// A model file that is missing, truncated, corrupted or of another version:
+// what() names the file and the problem.
+class ModelFileError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+enum SaveFlags : uint32_t {
+  kWeightsOnly = 0,
+  kWithOptimizerState = 1,  // Adam moments, for resuming training
+};
+
+void SaveModel(const Model& model, const std::string& path,
+               uint32_t flags = kWeightsOnly);
+
+// Verifies size and checksum before returning; the LSH index (if any) is
+// rebuilt from the loaded weights.
+std::unique_ptr<Model> LoadModel(const std::string& path);
+
+}  // namespace frugal::nn
