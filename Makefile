@@ -18,15 +18,17 @@ build: setup
 test: build
 	ctest --test-dir $(BUILD) --output-on-failure -j2
 
+DATA ?= ../shared/data
+
+# Trains the extreme-classification network on bibtex and prints P@1/P@5
+# and throughput.
 demo: build
-	$(BUILD)/apps/frugal info
-	@if [ -x $(BUILD)/bench/frugal_bench ]; then \
-	  echo; \
-	  $(BUILD)/bench/frugal_bench --benchmark_filter='Dot/.*/(128|1024)$$' \
-	    --benchmark_min_time=0.05; \
-	else \
-	  echo "($(BUILD)/bench/frugal_bench not built: no benchmarks to show)"; \
-	fi
+	$(BUILD)/apps/frugal info | head -8
+	$(BUILD)/apps/frugal train --train $(DATA)/bibtex/train.txt \
+	  --test $(DATA)/bibtex/test.txt --hidden 512 --epochs 20 --batch 64 \
+	  --exact-eval --model $(BUILD)/bibtex.model
+	$(BUILD)/apps/frugal eval --model $(BUILD)/bibtex.model \
+	  --test $(DATA)/bibtex/test.txt --exact
 
 bench: build
 	@if [ -f bench/run.sh ]; then \

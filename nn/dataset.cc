@@ -190,11 +190,8 @@ size_t StreamSparseFile(const std::string& path, const ReadOptions& options,
     while (!p.AtEnd()) {
       idx.push_back(uint32_t(p.UInt(feature_bound, "a feature id")));
       p.Expect(':', "':' after the feature id");
+      // Float() reads up to the next blank, so pairs are blank-separated.
       val.push_back(p.Float("a finite feature value"));
-      const char next = p.Peek();
-      if (next != '\0' && next != ' ' && next != '\t' && next != '\r') {
-        p.Fail("a space between 'f:v' pairs");
-      }
     }
     sink(SparseRow{Span<const uint32_t>(idx.data(), idx.size()),
                    Span<const float>(val.data(), val.size()),
