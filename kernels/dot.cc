@@ -10,9 +10,6 @@
 HWY_BEFORE_NAMESPACE();
 namespace frugal::kernels::HWY_NAMESPACE {
 
-// Rows ahead of the current one whose cache lines are prefetched.
-constexpr size_t kPrefetchRows = 4;
-
 float Dot(const float* HWY_RESTRICT a, const float* HWY_RESTRICT b, size_t n) {
   return DotImpl(a, b, n);
 }
@@ -27,10 +24,10 @@ HWY_INLINE void RowGatherDotImpl(const TW* HWY_RESTRICT w, size_t stride,
                                  const uint32_t* HWY_RESTRICT rows,
                                  size_t num_rows, const float* HWY_RESTRICT h,
                                  size_t dim, float* HWY_RESTRICT out) {
-  ForEachRowPrefetched(w, stride, rows, num_rows, dim * sizeof(TW),
-                       kPrefetchRows, [&](size_t j, const TW* row) {
-                         out[j] = DotImpl(row, h, dim);
-                       });
+  ForEachRowPrefetched<0>(w, stride, rows, num_rows, dim * sizeof(TW),
+                          [&](size_t j, const TW* row) {
+                            out[j] = DotImpl(row, h, dim);
+                          });
 }
 
 void RowGatherDot(const float* HWY_RESTRICT w, size_t stride,

@@ -13,9 +13,6 @@
 HWY_BEFORE_NAMESPACE();
 namespace frugal::kernels::HWY_NAMESPACE {
 
-// Rows ahead of the current one whose four arrays are prefetched.
-constexpr size_t kAdamPrefetchRows = 2;
-
 struct AdamVecs {
   template <class D>
   AdamVecs(D d, const AdamParams& p)
@@ -84,16 +81,8 @@ void AdamRows(float* HWY_RESTRICT w, float* HWY_RESTRICT m,
   const hn::ScalableTag<float> d;
   const AdamVecs k(d, p);
   const size_t row_bytes = dim * sizeof(float);
-  auto prefetch = [&](size_t j) {
-    const size_t off = size_t{rows[j]} * stride;
-    PrefetchBytes(w + off, row_bytes);
-    PrefetchBytes(m + off, row_bytes);
-    PrefetchBytes(v + off, row_bytes);
-    PrefetchBytes(g + off, row_bytes);
-  };
-  for (size_t j = 0; j < num_rows && j < kAdamPrefetchRows; ++j) prefetch(j);
   for (size_t j = 0; j < num_rows; ++j) {
-    if (j + kAdamPrefetchRows < num_rows) prefetch(j + kAdamPrefetchRows);
+    PrefetchRowsFor<1>(j, rows, num_rows, stride, row_bytes, w, m, v, g);
     const size_t off = size_t{rows[j]} * stride;
     AdamSpan(w + off, m + off, v + off, g + off, g + off, dim, k);
   }

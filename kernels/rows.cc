@@ -11,9 +11,6 @@
 HWY_BEFORE_NAMESPACE();
 namespace frugal::kernels::HWY_NAMESPACE {
 
-// Rows ahead of the current one whose cache lines are prefetched.
-constexpr size_t kPrefetchRows = 4;
-
 // out[0, dim) += sum_i val[i] * row(idx[i]). Columns are processed in blocks
 // of four vectors held in registers across all rows, so `out` is read and
 // written once per block.
@@ -25,19 +22,13 @@ HWY_INLINE void RowAccumulateImpl(const TW* HWY_RESTRICT w, size_t stride,
   const hn::ScalableTag<float> d;
   const size_t N = hn::Lanes(d);
   const size_t row_bytes = dim * sizeof(TW);
-  const size_t ahead = nnz < kPrefetchRows ? nnz : kPrefetchRows;
-  for (size_t i = 0; i < ahead; ++i) {
-    PrefetchBytes(w + size_t{idx[i]} * stride, row_bytes);
-  }
   size_t c = 0;
   for (; c + 4 * N <= dim; c += 4 * N) {
     auto a0 = hn::LoadU(d, out + c), a1 = hn::LoadU(d, out + c + N);
     auto a2 = hn::LoadU(d, out + c + 2 * N), a3 = hn::LoadU(d, out + c + 3 * N);
     const bool first_block = c == 0;
     for (size_t i = 0; i < nnz; ++i) {
-      if (first_block && i + kPrefetchRows < nnz) {
-        PrefetchBytes(w + size_t{idx[i + kPrefetchRows]} * stride, row_bytes);
-      }
+      if (first_block) PrefetchRowsFor<0>(i, idx, nnz, stride, row_bytes, w);
       const TW* HWY_RESTRICT row = w + size_t{idx[i]} * stride + c;
       const auto v = hn::Set(d, val[i]);
       a0 = hn::MulAdd(v, LoadF(d, row), a0);
@@ -51,10 +42,10 @@ HWY_INLINE void RowAccumulateImpl(const TW* HWY_RESTRICT w, size_t stride,
     hn::StoreU(a3, d, out + c + 3 * N);
   }
   if (c < dim) {  // remaining columns (fewer than four vectors)
-    ForEachRowPrefetched(w, stride, idx, nnz, c == 0 ? row_bytes : 0,
-                         kPrefetchRows, [&](size_t i, const TW* row) {
-                           AxpyImpl(val[i], row + c, out + c, dim - c);
-                         });
+    ForEachRowPrefetched<0>(w, stride, idx, nnz, c == 0 ? row_bytes : 0,
+                            [&](size_t i, const TW* row) {
+                              AxpyImpl(val[i], row + c, out + c, dim - c);
+                            });
   }
 }
 
@@ -78,10 +69,10 @@ void ScatterAddRows(float* HWY_RESTRICT w, size_t stride,
                     const uint32_t* HWY_RESTRICT idx,
                     const float* HWY_RESTRICT val, size_t nnz,
                     const float* HWY_RESTRICT g, size_t dim) {
-  ForEachRowPrefetched(w, stride, idx, nnz, dim * sizeof(float),
-                       kPrefetchRows, [&](size_t i, float* row) {
-                         AxpyImpl(val[i], g, row, dim);
-                       });
+  ForEachRowPrefetched<1>(w, stride, idx, nnz, dim * sizeof(float),
+                          [&](size_t i, float* row) {
+                            AxpyImpl(val[i], g, row, dim);
+                          });
 }
 
 void Axpy(float a, const float* HWY_RESTRICT x, float* HWY_RESTRICT y,

@@ -92,27 +92,60 @@ HWY_INLINE hn::VFromD<DF> LoadTailF(DF df,
   return LoadTailBf16(df, p, count);
 }
 
-// Prefetches `bytes` bytes starting at p into all cache levels.
-template <typename T>
+// Prefetches the cache lines of [p, p + bytes): kWrite 1 for a line about to
+// be written; kLocality 3 brings it to L1, 2 to L2.
+template <int kWrite, int kLocality, typename T>
 HWY_INLINE void PrefetchBytes(const T* p, size_t bytes) {
   const char* c = reinterpret_cast<const char*>(p);
-  for (size_t off = 0; off < bytes; off += 64) hwy::Prefetch(c + off);
+  for (size_t off = 0; off < bytes; off += 64) {
+    __builtin_prefetch(c + off, kWrite, kLocality);
+  }
 }
 
-// Calls body(i, row(rows[i])) for i in [0, count) in order, prefetching the
-// rows `ahead` positions later (row r at base + r * stride, row_bytes long).
-template <typename T, class Body>
+// Rows a row loop prefetches ahead: far into L2 (enough misses in flight to
+// cover DRAM latency), near into L1 (so loads hit when the row is used).
+// Chosen by sweeping bench/ DRAM cases (see bench/RESULTS.md).
+constexpr size_t kFarRows = 16;
+constexpr size_t kNearRows = 2;
+// Of a far row only the first lines are prefetched: the L2 streamer
+// follows with the rest of the row without holding L1 fill buffers.
+constexpr size_t kFarBytes = 128;
+
+// Software prefetch for step i of a loop over rows[0, count) of one or more
+// matrices `bases` sharing `stride` (elements) and `row_bytes`: call before
+// processing row i, for every i from 0.
+template <int kWrite, typename... T>
+HWY_INLINE void PrefetchRowsFor(size_t i, const uint32_t* HWY_RESTRICT rows,
+                                size_t count, size_t stride, size_t row_bytes,
+                                const T*... bases) {
+  auto row = [&](size_t j, auto base) { return base + size_t{rows[j]} * stride; };
+  const size_t far_bytes = row_bytes < kFarBytes ? row_bytes : kFarBytes;
+  if (i == 0) {
+    for (size_t j = 0; j < count && j < kFarRows; ++j) {
+      (PrefetchBytes<kWrite, 2>(row(j, bases), far_bytes), ...);
+    }
+    for (size_t j = 0; j < count && j < kNearRows; ++j) {
+      (PrefetchBytes<kWrite, 3>(row(j, bases), row_bytes), ...);
+    }
+  }
+  if (i + kFarRows < count) {
+    (PrefetchBytes<kWrite, 2>(row(i + kFarRows, bases), far_bytes), ...);
+  }
+  if (i + kNearRows < count) {
+    (PrefetchBytes<kWrite, 3>(row(i + kNearRows, bases), row_bytes), ...);
+  }
+}
+
+// Calls body(i, row(rows[i])) for i in [0, count) in order, with the rows
+// prefetched ahead (row r at base + r * stride, row_bytes long).
+template <int kWrite, typename T, class Body>
 HWY_INLINE void ForEachRowPrefetched(T* base, size_t stride,
                                      const uint32_t* HWY_RESTRICT rows,
                                      size_t count, size_t row_bytes,
-                                     size_t ahead, const Body& body) {
-  for (size_t i = 0; i < count && i < ahead; ++i) {
-    PrefetchBytes(base + size_t{rows[i]} * stride, row_bytes);
-  }
+                                     const Body& body) {
   for (size_t i = 0; i < count; ++i) {
-    if (i + ahead < count) {
-      PrefetchBytes(base + size_t{rows[i + ahead]} * stride, row_bytes);
-    }
+    PrefetchRowsFor<kWrite>(i, rows, count, stride, row_bytes,
+                            static_cast<const T*>(base));
     body(i, base + size_t{rows[i]} * stride);
   }
 }
