@@ -9,6 +9,10 @@
 #   bench/run.sh '^(Dot|Triad)/'      a --benchmark_filter regex
 #   bench/run.sh . --benchmark_min_time=0.5   extra flags go to frugal_bench
 #   bench/run.sh --table FILE.json    print the table of an earlier run
+#   bench/run.sh --compare A.json B.json ...   bar (b) of several runs side
+#                                     by side (e.g. 4 KB pages vs
+#                                     FRUGAL_BENCH_HUGEPAGES=1), each kernel
+#                                     against the Triad of its own run
 #
 # Environment: FRUGAL_BUILD_DIR (default build/), MIN_TIME (seconds per
 # repetition, default 0.2), REPS (default 5), FRUGAL_BENCH_HUGEPAGES=1
@@ -132,7 +136,8 @@ for kernel in ("Dot", "RowGatherDot", "DotBf16", "RowGatherDotBf16"):
 print()
 print("Bar (b): DRAM-resident memory-bound kernels vs Triad/1thread, >= 70% "
       f"(Triad/1thread {triad or 0:.2f} GB/s, RowTriad/1thread "
-      f"{rowtriad or 0:.2f} GB/s)")
+      f"{rowtriad or 0:.2f} GB/s; huge pages "
+      f"{ctx.get('frugal_hugepages', '?')})")
 for kernel in ("RowAccumulate", "AdamRows", "ScatterAddRows", "RowGatherDot",
                "RowAccumulateBf16", "RowGatherDotBf16"):
     v, r = best(kernel, "dram")
@@ -148,8 +153,66 @@ for kernel in ("RowAccumulate", "AdamRows", "ScatterAddRows", "RowGatherDot",
 PY
 }
 
+compare() {
+  python3 - "$@" <<'PY'
+import json, re, sys
+
+def load(path):
+    data = json.load(open(path))
+    gbps = {}
+    for b in data["benchmarks"]:
+        if b.get("run_type") == "aggregate" and b.get("aggregate_name") != "median":
+            continue
+        name = re.sub(r"/(real_time|manual_time|min_time:[0-9.]+|iterations:\d+)",
+                      "", b["run_name"])
+        gbps[name] = b.get("bytes_per_second", 0.0) / 1e9
+    return data.get("context", {}), gbps
+
+runs = [(p,) + load(p) for p in sys.argv[1:]]
+KERNELS = ("RowAccumulate", "AdamRows", "ScatterAddRows", "RowGatherDot",
+           "RowAccumulateBf16", "RowGatherDotBf16")
+BARRED = ("RowAccumulate", "AdamRows")
+print("# bar (b): avx512 on the dram size, GB/s and % of Triad/1thread "
+      "(and of RowTriad/1thread) of the same run; >= 70% of Triad to pass")
+for i, (path, ctx, _) in enumerate(runs):
+    print(f"# run {i + 1}: {path.rsplit('/', 1)[-1]}  {ctx.get('date', '')}  "
+          f"hugepages {ctx.get('frugal_hugepages', '?')}")
+w = 26
+hdr = f"{'kernel (avx512/dram)':<24}" + "".join(
+    f"{'run ' + str(i + 1) + ' GB/s  %triad %rowtr':>{w}}" for i in range(len(runs)))
+print(hdr)
+print("-" * len(hdr))
+for name in ("Triad/1thread", "RowTriad/1thread"):
+    line = f"{name:<24}"
+    for _, _, g in runs:
+        v = g.get(name)
+        line += f"{(f'{v:.2f}' if v else '-'):>{w - 14}}{'':>14}"
+    print(line)
+for k in KERNELS:
+    line = f"{k:<24}"
+    verdicts = []
+    for _, _, g in runs:
+        v, t, rt = g.get(f"{k}/avx512/dram"), g.get("Triad/1thread"), g.get("RowTriad/1thread")
+        if not v:
+            line += f"{'-':>{w}}"
+            continue
+        pt = f"{100 * v / t:.0f}%" if t else "-"
+        prt = f"{100 * v / rt:.0f}%" if rt else "-"
+        line += f"{v:>{w - 14}.2f}{pt:>7}{prt:>7}"
+        if t:
+            verdicts.append("ok" if v / t >= 0.7 else "MISSED")
+    tag = " / ".join(verdicts) if k in BARRED else "(info)"
+    print(f"{line}  {tag}")
+PY
+}
+
 if [[ ${1:-} == --table ]]; then
   table "$2"
+  exit 0
+fi
+if [[ ${1:-} == --compare ]]; then
+  shift
+  compare "$@"
   exit 0
 fi
 
