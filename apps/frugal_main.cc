@@ -27,6 +27,7 @@
 #include "nn/dataset.h"
 #include "nn/model.h"
 #include "nn/serialize.h"
+#include "nn/synthetic.h"
 #include "nn/trainer.h"
 
 #ifndef FRUGAL_VERSION
@@ -549,6 +550,29 @@ int RunPredict(const Args& args) {
   return kExitOk;
 }
 
+int RunGenerate(const Args& args) {
+  const Options o("generate", args,
+                  {"--train", "--test", "--train-samples", "--test-samples",
+                   "--labels", "--features", "--noise", "--seed"},
+                  {});
+  nn::SyntheticConfig sc;
+  sc.num_labels = o.Size("--labels", sc.num_labels);
+  sc.num_features = o.Size("--features", sc.num_features);
+  sc.noise = o.Float("--noise", float(sc.noise));
+  sc.seed = o.Size("--seed", sc.seed);
+  const size_t n_train = o.Size("--train-samples", 100000);
+  const size_t n_test = o.Size("--test-samples", 10000);
+  const std::string train_path = o.Required("--train");
+  auto write = [&](const std::string& path, size_t first, size_t count) {
+    nn::WriteXcFile(path, nn::GenerateSynthetic(sc, first, count));
+    std::printf("wrote %s: %zu samples, %zu features, %zu labels\n",
+                path.c_str(), count, sc.num_features, sc.num_labels);
+  };
+  write(train_path, 0, n_train);
+  if (o.Has("--test")) write(o.Str("--test"), n_train, n_test);
+  return kExitOk;
+}
+
 // ---------------------------------------------------------------------------
 // The command table. Later commands (train, eval, predict, generate) are one
 // Run<Command> function each and one line here.
@@ -607,6 +631,14 @@ constexpr Command kCommands[] = {
      "Reads libsvm-style rows ('f:v f:v ...', labels optional) and prints\n"
      "'label:score' pairs, best first, one line per row.\n",
      RunPredict},
+    {"generate", "write synthetic Amazon-670K-shaped data (XC format)",
+     "frugal generate --train FILE [--test FILE] [--train-samples N]\n"
+     "                [--test-samples N] [--labels N] [--features N]\n"
+     "                [--noise F] [--seed N]\n"
+     "\n"
+     "Defaults: 135,909 features, 670,091 labels, 100,000 train and 10,000\n"
+     "test samples (see nn/synthetic.h for the generator).\n",
+     RunGenerate},
 };
 
 const Command* FindCommand(const std::string& name) {
