@@ -74,10 +74,12 @@ double Run(const Settings& st, const frugal::nn::SparseDataset& train,
     train_s += sec;
     samples += s.samples;
     std::printf("  epoch %zu: loss %.4f, %.0f samples/s (%.0f per core), "
-                "mean active %.0f\n",
+                "mean active %.0f; seconds: forward %.1f, accumulate %.1f, "
+                "adam %.1f, lsh %.1f\n",
                 e, s.loss_sum / double(s.samples), double(s.samples) / sec,
                 double(s.samples) / sec / double(st.threads),
-                double(s.active_sum) / double(s.samples));
+                double(s.active_sum) / double(s.samples), s.forward_s,
+                s.accumulate_s, s.update_s, s.index_s);
   }
   const EvalResult lsh = Evaluate(model, test, false, st.threads);
   const EvalResult exact = Evaluate(model, test, true, st.threads);

@@ -6,6 +6,8 @@
 #define HWY_TARGET_INCLUDE "kernels/hash.cc"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 
+#include <limits>
+
 #include "hwy/highway.h"
 #include "kernels/hash_id.h"
 #include "kernels/simd-inl.h"
@@ -63,14 +65,15 @@ void DwtaBins(const float* HWY_RESTRICT x, const uint32_t* HWY_RESTRICT bins,
   const size_t N = hn::Lanes(df);
   for (size_t j = 0; j < num_hashes; j += N) {
     const size_t lanes = num_hashes - j < N ? num_hashes - j : N;
-    auto best = hn::Zero(df);  // a winner must be > 0
+    auto best = hn::Set(df, -std::numeric_limits<float>::infinity());
     auto arg = hn::Set(du, kDwtaEmpty);
     for (size_t t = 0; t < bin_size; ++t) {
       const uint32_t* e = bins + t * num_hashes + j;
       const auto idx = hn::BitCast(
           di, lanes == N ? hn::LoadU(du, e) : LoadTail(du, e, lanes));
       const auto v = hn::GatherIndex(df, x, idx);
-      const auto better = hn::Gt(v, best);  // strict: first wins ties
+      // Strict: the first wins ties; zeros are absent and never win.
+      const auto better = hn::And(hn::Gt(v, best), hn::Ne(v, hn::Zero(df)));
       best = hn::IfThenElse(better, v, best);
       arg = hn::IfThenElse(hn::RebindMask(du, better),
                            hn::Set(du, static_cast<uint32_t>(t)), arg);

@@ -1,4 +1,6 @@
 // Scalar references (test oracles) for kernels/hash.cc.
+#include <limits>
+
 #include "kernels/hash_id.h"
 #include "kernels/variant.h"
 
@@ -22,11 +24,11 @@ void SrpHashRef(const float* x, const uint32_t* proj, size_t nnz_per_proj,
 void DwtaBinsRef(const float* x, const uint32_t* bins, size_t bin_size,
                  size_t num_hashes, uint32_t* winners) {
   for (size_t j = 0; j < num_hashes; ++j) {
-    float best = 0.0f;
+    float best = -std::numeric_limits<float>::infinity();
     uint32_t arg = kDwtaEmpty;
     for (size_t t = 0; t < bin_size; ++t) {
       const float v = x[bins[t * num_hashes + j]];
-      if (v > best) {
+      if (v != 0.0f && v > best) {
         best = v;
         arg = static_cast<uint32_t>(t);
       }

@@ -25,8 +25,11 @@
 //                    1 <= k <= 32.
 //  DwtaBins          winner-take-all: hash j's bin has bin_size feature
 //                    indices bins[t * num_hashes + j] (bin-major); winners[j]
-//                    is the position t of the largest x, the first on ties,
-//                    or kDwtaEmpty when every value of the bin is <= 0.
+//                    is the position t of the largest non-zero x (first on
+//                    ties; NaN and -inf never win), or kDwtaEmpty when the
+//                    bin has none (zeros are absent features, so a ReLU
+//                    output's all-zero bin is empty, while weights' negative
+//                    values still compete).
 //  HashIds           out[i] = HashId(ids[i], seed) (see hash_id.h).
 //  AdamDense         one Adam/AdamW step over n contiguous weights.
 //  AdamRows          the same over the rows listed in `rows` (dim elements

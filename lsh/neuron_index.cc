@@ -261,6 +261,12 @@ size_t NeuronIndex::RehashChanged(MatrixView<const float> w) {
   }
   if (ids.empty()) return 0;
   const size_t count = ids.size();
+  // Moving most neurons one by one (a bucket scan per removal) costs more
+  // than re-inserting every neuron: rebuild instead.
+  if (count >= num_neurons_ / 4) {
+    Build(w);
+    return count;
+  }
   std::vector<uint32_t> fresh(size_t{config_.hash.l} * count);
   HashRows(w, ids.data(), count, fresh.data());
   const size_t n = num_neurons_;

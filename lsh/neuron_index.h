@@ -105,7 +105,8 @@ class NeuronIndex {
   size_t ChangedCount() const;
 
   // Rehashes the changed neurons only: moves each to its new bucket in the
-  // tables whose code changed. Returns how many neurons were rehashed.
+  // tables whose code changed (a full Build when a quarter or more changed,
+  // which is cheaper). Returns how many neurons were rehashed.
   size_t RehashChanged(MatrixView<const float> w);
 
   // New hash functions (seed) and a full rebuild.

@@ -36,9 +36,11 @@ ModelConfig AutoConfig(size_t input_dim, size_t output_dim,
   c.lsh.selection = lsh::Selection::kFrequency;
   c.lsh.max_active = size_t(active);
   c.lsh.min_active = size_t(active);
-  c.lsh.rehash_every = 4;
-  c.lsh.rehash_growth = 1.2f;
-  c.lsh.rehash_max_interval = 64;
+  // Rehash every 10 batches at first, then less often (SLIDE rebuilds every
+  // ~25 batches of 256); training touches most output rows between rehashes.
+  c.lsh.rehash_every = 10;
+  c.lsh.rehash_growth = 1.1f;
+  c.lsh.rehash_max_interval = 50;
   return c;
 }
 

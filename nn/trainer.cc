@@ -206,6 +206,12 @@ BatchStats Trainer::TrainBatch(const SparseDataset& data, const uint32_t* rows,
   BatchStats stats;
   stats.samples = count;
 
+  using Clock = std::chrono::steady_clock;
+  auto lap = [t = Clock::now()](double& into) mutable {
+    const auto now = Clock::now();
+    into += std::chrono::duration<double>(now - t).count();
+    t = now;
+  };
   im.arena.execute([&] {
     // Phase 1: per sample.
     tbb::parallel_for(
@@ -219,11 +225,13 @@ BatchStats Trainer::TrainBatch(const SparseDataset& data, const uint32_t* rows,
                             step * 0x9e3779b97f4a7c15ull + i, s, w);
           }
         });
+    lap(stats.forward_s);
     // Phase 2: per owned row.
     tbb::parallel_for(size_t{0}, T, [&](size_t t) {
       AccumulateOwned(model_, data, im.work, count, t, T, im.mark_out,
                       im.mark_in, im.touched_out[t], im.touched_in[t]);
     });
+    lap(stats.accumulate_s);
     // Phase 3: Adam on the touched rows.
     float lr = config_.lr;
     if (config_.schedule == LrSchedule::kLinearDecay && total_steps > 0) {
@@ -256,10 +264,12 @@ BatchStats Trainer::TrainBatch(const SparseDataset& data, const uint32_t* rows,
         std::fill(bi.g.begin(), bi.g.end(), 0.0f);
       }
     });
+    lap(stats.update_s);
     if (lsh::NeuronIndex* index = model_.index()) {
       for (size_t t = 0; t < T; ++t) index->MarkChanged(im.touched_out[t]);
       index->OnBatchEnd(model_.w_out().W());
     }
+    lap(stats.index_s);
   });
   for (size_t t = 0; t < T; ++t) {
     im.touched_out[t].clear();
@@ -292,9 +302,7 @@ BatchStats Trainer::TrainEpoch(
   for (size_t b = 0; b < im.order.size(); b += config_.batch_size) {
     const size_t n = std::min(config_.batch_size, im.order.size() - b);
     const BatchStats s = TrainBatch(data, im.order.data() + b, n, total_steps);
-    total.samples += s.samples;
-    total.loss_sum += s.loss_sum;
-    total.active_sum += s.active_sum;
+    total.Add(s);
     if (on_batch) on_batch(s);
   }
   return total;

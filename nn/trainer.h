@@ -37,6 +37,19 @@ struct BatchStats {
   size_t samples = 0;
   double loss_sum = 0;      // over the batch's samples
   size_t active_sum = 0;    // output neurons computed, over the samples
+  // Wall seconds per phase: forward/backward per sample, gradient
+  // accumulation per row, Adam, LSH index maintenance.
+  double forward_s = 0, accumulate_s = 0, update_s = 0, index_s = 0;
+
+  void Add(const BatchStats& b) {
+    samples += b.samples;
+    loss_sum += b.loss_sum;
+    active_sum += b.active_sum;
+    forward_s += b.forward_s;
+    accumulate_s += b.accumulate_s;
+    update_s += b.update_s;
+    index_s += b.index_s;
+  }
 };
 
 class Trainer {

@@ -326,14 +326,16 @@ TEST(SrpHash, NaNFeatureGivesZeroBit) {
 // DwtaBins
 
 // The contract, independently of the reference: the first position of the
-// largest value > 0 (NaN never wins), or kDwtaEmpty.
+// largest non-zero value (NaN and -inf never win), or kDwtaEmpty.
 uint32_t ExpectedWinner(const float* x, const uint32_t* bins, size_t bin_size,
                         size_t num_hashes, size_t j) {
   uint32_t arg = kDwtaEmpty;
   float best = 0.0f;
   for (size_t t = 0; t < bin_size; ++t) {
     const float v = x[bins[t * num_hashes + j]];
-    if (std::isnan(v) || !(v > 0.0f)) continue;
+    if (std::isnan(v) || v == 0.0f || v == -std::numeric_limits<float>::infinity()) {
+      continue;
+    }
     if (arg == kDwtaEmpty || v > best) {
       arg = uint32_t(t);
       best = v;
@@ -394,17 +396,17 @@ TEST(DwtaBins, EmptyTiesAndNaN) {
                                 inf};
   // Bins of 4 (bin_size = 4), written bin by bin, then transposed.
   const std::vector<std::vector<uint32_t>> bin_list = {
-      {0, 1, 2, 3},  // all <= 0            -> empty
+      {0, 1, 2, 3},  // -1 largest non-zero  -> 0
       {5, 4, 5, 1},  // tie of 2.0 at 0, 2   -> 0
       {4, 5, 4, 5},  // tie of 2.0 at 1, 3   -> 1
       {6, 4, 6, 0},  // NaN ignored          -> 1
       {6, 6, 6, 6},  // only NaN             -> empty
-      {6, 2, 3, 6},  // NaN and nonpositive  -> empty
+      {6, 2, 3, 6},  // NaN, -0, -inf        -> empty
       {4, 7, 5, 7},  // +inf wins, first     -> 1
       {4, 4, 4, 4},  // all equal            -> 0
       {1, 1, 1, 4},  // last position wins   -> 3
   };
-  const std::vector<uint32_t> expect = {kDwtaEmpty, 0, 1, 1, kDwtaEmpty,
+  const std::vector<uint32_t> expect = {0, 0, 1, 1, kDwtaEmpty,
                                         kDwtaEmpty, 1, 0, 3};
   ForEachSupportedVariant(kernels::DwtaBinsVariants(), [&](const auto& v) {
     // Repeat the pattern so the special bins land in every lane position,

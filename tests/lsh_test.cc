@@ -316,12 +316,19 @@ TEST(NeuronIndex, IncrementalRehashMatchesFullBuild) {
 
   NeuronIndex fresh(c, data.n, data.dim);
   fresh.Build(data.view());
-  const auto a = AllQueries(index, data), b = AllQueries(fresh, data);
-  for (size_t q = 0; q < a.size(); ++q) {
-    EXPECT_EQ(std::set<uint32_t>(a[q].begin(), a[q].end()),
-              std::set<uint32_t>(b[q].begin(), b[q].end()))
-        << "query " << q;
-  }
+  auto same_sets = [&](const NeuronIndex& x, const NeuronIndex& y) {
+    const auto a = AllQueries(x, data), b = AllQueries(y, data);
+    for (size_t q = 0; q < a.size(); ++q) {
+      EXPECT_EQ(std::set<uint32_t>(a[q].begin(), a[q].end()),
+                std::set<uint32_t>(b[q].begin(), b[q].end()))
+          << "query " << q;
+    }
+  };
+  same_sets(index, fresh);
+  // Most neurons changed: the rebuild path gives the same tables.
+  index.MarkAllChanged();
+  EXPECT_EQ(index.RehashChanged(data.view()), data.n);
+  same_sets(index, fresh);
 }
 
 TEST(NeuronIndex, ScheduleRehashesWithGrowingIntervalAndRedraws) {
