@@ -350,14 +350,14 @@ TEST(Ops, SrpHash) {
 
 TEST(Ops, DwtaBins) {
   const std::vector<float> x = {-1.0f, 2.0f, 0.5f, 2.0f, kNaN};
-  // 3 hashes, bins of 2, bin-major: {1, 3} -> 0 (tie), {0, 4} -> empty,
-  // {2, 1} -> 1.
+  // 3 hashes, bins of 2, bin-major: {1, 3} -> 0 (tie), {0, 4} -> 0 (-1 is
+  // the only non-NaN, non-zero value), {2, 1} -> 1.
   const std::vector<uint32_t> bins = {1, 0, 2, 3, 4, 1};
   std::vector<uint32_t> winners(3, 777), want(3);
   ops::DwtaBins(x, bins, 2, winners);
   kernels::DwtaBinsRef(x.data(), bins.data(), 2, 3, want.data());
   EXPECT_EQ(winners, want);
-  EXPECT_EQ(winners, (std::vector<uint32_t>{0, kDwtaEmpty, 1}));
+  EXPECT_EQ(winners, (std::vector<uint32_t>{0, 0, 1}));
 
   const std::vector<uint32_t> sentinel(3, 777);
   winners = sentinel;
