@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 namespace frugal::nn {
@@ -32,57 +33,47 @@ struct StoredConfig {
   uint32_t rehash_max_interval, redraw_every;
 };
 
+// Calls f(stored field, config field) for every field: the one mapping
+// both directions use.
+template <class S, class C, class F>
+void ForEachField(S& s, C& c, F&& f) {
+  f(s.input_dim, c.input_dim);
+  f(s.hidden_dim, c.hidden_dim);
+  f(s.output_dim, c.output_dim);
+  f(s.loss, c.loss);
+  f(s.output_sparsity, c.output_sparsity);
+  f(s.seed, c.seed);
+  f(s.hash_kind, c.lsh.hash.kind);
+  f(s.hash_k, c.lsh.hash.k);
+  f(s.hash_l, c.lsh.hash.l);
+  f(s.hash_bin_size, c.lsh.hash.bin_size);
+  f(s.srp_density, c.lsh.hash.srp_density);
+  f(s.hash_seed, c.lsh.hash.seed);
+  f(s.bucket_capacity, c.lsh.bucket_capacity);
+  f(s.replacement, c.lsh.replacement);
+  f(s.range_bits, c.lsh.range_bits);
+  f(s.selection, c.lsh.selection);
+  f(s.max_active, c.lsh.max_active);
+  f(s.min_active, c.lsh.min_active);
+  f(s.rehash_every, c.lsh.rehash_every);
+  f(s.rehash_growth, c.lsh.rehash_growth);
+  f(s.rehash_max_interval, c.lsh.rehash_max_interval);
+  f(s.redraw_every, c.lsh.redraw_every);
+}
+
 StoredConfig Store(const ModelConfig& c) {
   StoredConfig s{};
-  s.input_dim = c.input_dim;
-  s.hidden_dim = c.hidden_dim;
-  s.output_dim = c.output_dim;
-  s.loss = uint32_t(c.loss);
-  s.output_sparsity = c.output_sparsity;
-  s.seed = c.seed;
-  s.hash_kind = uint32_t(c.lsh.hash.kind);
-  s.hash_k = c.lsh.hash.k;
-  s.hash_l = c.lsh.hash.l;
-  s.hash_bin_size = c.lsh.hash.bin_size;
-  s.srp_density = c.lsh.hash.srp_density;
-  s.hash_seed = c.lsh.hash.seed;
-  s.bucket_capacity = c.lsh.bucket_capacity;
-  s.replacement = uint32_t(c.lsh.replacement);
-  s.range_bits = c.lsh.range_bits;
-  s.selection = uint32_t(c.lsh.selection);
-  s.max_active = c.lsh.max_active;
-  s.min_active = c.lsh.min_active;
-  s.rehash_every = c.lsh.rehash_every;
-  s.rehash_growth = c.lsh.rehash_growth;
-  s.rehash_max_interval = c.lsh.rehash_max_interval;
-  s.redraw_every = c.lsh.redraw_every;
+  ForEachField(s, c, [](auto& stored, const auto& field) {
+    stored = static_cast<std::remove_reference_t<decltype(stored)>>(field);
+  });
   return s;
 }
 
 ModelConfig Restore(const StoredConfig& s) {
   ModelConfig c;
-  c.input_dim = s.input_dim;
-  c.hidden_dim = s.hidden_dim;
-  c.output_dim = s.output_dim;
-  c.loss = OutputLoss(s.loss);
-  c.output_sparsity = s.output_sparsity;
-  c.seed = s.seed;
-  c.lsh.hash.kind = lsh::HashKind(s.hash_kind);
-  c.lsh.hash.k = s.hash_k;
-  c.lsh.hash.l = s.hash_l;
-  c.lsh.hash.bin_size = s.hash_bin_size;
-  c.lsh.hash.srp_density = s.srp_density;
-  c.lsh.hash.seed = s.hash_seed;
-  c.lsh.bucket_capacity = s.bucket_capacity;
-  c.lsh.replacement = lsh::Replacement(s.replacement);
-  c.lsh.range_bits = s.range_bits;
-  c.lsh.selection = lsh::Selection(s.selection);
-  c.lsh.max_active = s.max_active;
-  c.lsh.min_active = s.min_active;
-  c.lsh.rehash_every = s.rehash_every;
-  c.lsh.rehash_growth = s.rehash_growth;
-  c.lsh.rehash_max_interval = s.rehash_max_interval;
-  c.lsh.redraw_every = s.redraw_every;
+  ForEachField(s, c, [](const auto& stored, auto& field) {
+    field = static_cast<std::remove_reference_t<decltype(field)>>(stored);
+  });
   return c;
 }
 

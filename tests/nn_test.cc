@@ -29,6 +29,12 @@ std::string TempPath(const std::string& name) {
          "_" + name;
 }
 
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(in)),
+                     std::istreambuf_iterator<char>());
+}
+
 std::string WriteFile(const std::string& name, const std::string& text) {
   const std::string path = TempPath(name);
   std::ofstream(path, std::ios::binary) << text;
@@ -287,9 +293,7 @@ TEST(ModelFile, TruncatedOrCorruptFilesAreRefused) {
   Model model(mc);
   const std::string path = TempPath("good.bin");
   SaveModel(model, path);
-  std::ifstream in(path, std::ios::binary);
-  const std::string bytes((std::istreambuf_iterator<char>(in)),
-                          std::istreambuf_iterator<char>());
+  const std::string bytes = ReadFile(path);
   ASSERT_GT(bytes.size(), 100u);
   auto expect_refused = [&](const std::string& data, const char* why) {
     const std::string bad = WriteFile("bad.bin", data);
@@ -326,9 +330,7 @@ TEST(ModelFile, FailedSaveLeavesPreviousFileIntact) {
   Model model(mc);
   const std::string path = TempPath("keep.bin");
   SaveModel(model, path);
-  std::ifstream in(path, std::ios::binary);
-  const std::string before((std::istreambuf_iterator<char>(in)),
-                           std::istreambuf_iterator<char>());
+  const std::string before = ReadFile(path);
   // A save whose temporary file cannot be created fails cleanly.
   EXPECT_THROW(SaveModel(model, "/nonexistent-dir/model.bin"), ModelFileError);
   // A directory in the way of the final name: the rename fails, the
@@ -337,10 +339,7 @@ TEST(ModelFile, FailedSaveLeavesPreviousFileIntact) {
   ::mkdir(dir.c_str(), 0700);
   EXPECT_THROW(SaveModel(model, dir), ModelFileError);
   ::rmdir(dir.c_str());
-  std::ifstream again(path, std::ios::binary);
-  const std::string after((std::istreambuf_iterator<char>(again)),
-                          std::istreambuf_iterator<char>());
-  EXPECT_EQ(before, after);
+  EXPECT_EQ(before, ReadFile(path));
   EXPECT_NO_THROW(LoadModel(path));
   std::remove(path.c_str());
 }
