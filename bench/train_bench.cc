@@ -81,13 +81,26 @@ double Run(const Settings& st, const frugal::nn::SparseDataset& train,
                 double(s.active_sum) / double(s.samples), s.forward_s,
                 s.accumulate_s, s.update_s, s.index_s);
   }
+  for (size_t factor : {1, 4}) {  // inference-time width vs the default 2x
+    if (dense) break;
+    const size_t saved = model.inference_active();
+    model.set_inference_active(saved / 2 * factor);
+    const EvalResult e = Evaluate(model, test, false, st.threads);
+    std::printf("  inference (LSH, %zu candidates): %.0f samples/s; P@1 %.4f "
+                "P@5 %.4f\n",
+                model.inference_active(), double(e.samples) / e.seconds,
+                e.p_at[1], e.p_at[5]);
+    model.set_inference_active(saved);
+  }
   const EvalResult lsh = Evaluate(model, test, false, st.threads);
   const EvalResult exact = Evaluate(model, test, true, st.threads);
   std::printf("  training: %.0f samples/s (%.0f per core) over %zu samples\n",
               double(samples) / train_s,
               double(samples) / train_s / double(st.threads), samples);
-  std::printf("  inference (%s): %.0f samples/s; P@1 %.4f P@5 %.4f\n",
-              dense ? "dense" : "LSH", double(lsh.samples) / lsh.seconds,
+  std::printf("  inference (%s, %zu candidates): %.0f samples/s; P@1 %.4f "
+              "P@5 %.4f\n",
+              dense ? "dense" : "LSH", dense ? st.labels : model.inference_active(),
+              double(lsh.samples) / lsh.seconds,
               lsh.p_at[1], lsh.p_at[5]);
   std::printf("  inference (exact): %.0f samples/s; P@1 %.4f P@5 %.4f\n",
               double(exact.samples) / exact.seconds, exact.p_at[1],

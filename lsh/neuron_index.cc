@@ -115,7 +115,10 @@ void NeuronIndex::Build(MatrixView<const float> w) {
 
 void NeuronIndex::Query(const float* h, Span<const uint32_t> forced,
                         uint64_t pad_seed, QueryScratch& s,
-                        std::vector<uint32_t>& active) const {
+                        std::vector<uint32_t>& active,
+                        const Limits* limits) const {
+  const size_t max_active = limits ? limits->max_active : config_.max_active;
+  const size_t min_active = limits ? limits->min_active : config_.min_active;
   s.Resize(num_neurons_);
   const uint32_t l = config_.hash.l;
   if (s.codes_.size() < l) s.codes_.resize(l);
@@ -128,7 +131,7 @@ void NeuronIndex::Query(const float* h, Span<const uint32_t> forced,
   uint16_t* mark = s.mark_.data();
   auto seen = [&](uint32_t id) { return (mark[id] >> kBits) == epoch; };
   active.clear();
-  const size_t cap = config_.max_active ? config_.max_active : num_neurons_;
+  const size_t cap = max_active ? max_active : num_neurons_;
 
   for (uint32_t id : forced) {
     if (id >= num_neurons_) {
@@ -203,7 +206,7 @@ void NeuronIndex::Query(const float* h, Span<const uint32_t> forced,
   }
 
   // Random padding up to min_active with neurons not already present.
-  const size_t target = std::min(config_.min_active, num_neurons_);
+  const size_t target = std::min(min_active, num_neurons_);
   uint32_t draw = 0;
   const uint32_t seed = uint32_t(pad_seed) ^ uint32_t(pad_seed >> 32);
   while (active.size() < target) {

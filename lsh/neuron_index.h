@@ -96,8 +96,15 @@ class NeuronIndex {
   // config().selection, capped at max_active, then random neurons (from
   // pad_seed) up to min_active. No allocation once scratch and active have
   // grown to their working sizes.
+  // `limits` (optional) overrides config().max_active / min_active for this
+  // query, e.g. a wider, unpadded set at inference.
+  struct Limits {
+    size_t max_active = 0;  // 0: no cap
+    size_t min_active = 0;
+  };
   void Query(const float* h, Span<const uint32_t> forced, uint64_t pad_seed,
-             QueryScratch& scratch, std::vector<uint32_t>& active) const;
+             QueryScratch& scratch, std::vector<uint32_t>& active,
+             const Limits* limits = nullptr) const;
 
   // Records that these neurons' weights changed (for the next rehash).
   void MarkChanged(Span<const uint32_t> ids);

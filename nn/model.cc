@@ -90,6 +90,7 @@ Model::Model(const ModelConfig& config, bool initialize) : config_(config) {
     if (ic.min_active == 0) ic.min_active = active_size();
     config_.lsh = ic;
     index_ = std::make_unique<lsh::NeuronIndex>(ic, config.output_dim, h);
+    inference_active_ = std::min(config.output_dim, 2 * ic.max_active);
     if (initialize) RebuildIndex();
   }
 }
@@ -123,7 +124,8 @@ void Model::Predict(const SparseRow& x, size_t k, bool exact, Scratch& s,
     s.active.resize(n);
     std::iota(s.active.begin(), s.active.end(), 0u);
   } else {
-    index_->Query(s.hidden.data(), {}, 0, s.query, s.active);
+    const lsh::NeuronIndex::Limits limits{inference_active_, 0};
+    index_->Query(s.hidden.data(), {}, 0, s.query, s.active, &limits);
     if (s.active.size() < k) {
       s.active.resize(n);
       std::iota(s.active.begin(), s.active.end(), 0u);

@@ -88,11 +88,17 @@ class Model {
   void Hidden(const SparseRow& x, float* hidden, float* pre = nullptr) const;
 
   // The k highest-scoring labels of x, best first. Exact scores every output
-  // neuron; otherwise only the LSH-selected ones (falls back to exact when
-  // the index returns fewer than k). Thread-safe.
+  // neuron; otherwise only the LSH-selected ones, at most
+  // inference_active() of them, unpadded (falls back to exact when the index
+  // returns fewer than k). Thread-safe.
   struct Scratch;
   void Predict(const SparseRow& x, size_t k, bool exact, Scratch& scratch,
                std::vector<uint32_t>& labels, std::vector<float>& scores) const;
+
+  // Candidates scored per LSH prediction (default: 2 x the training active
+  // set); a serving knob, not stored in model files.
+  size_t inference_active() const { return inference_active_; }
+  void set_inference_active(size_t n) { inference_active_ = n; }
 
   // Per-thread buffers for Predict (no allocation once warmed up).
   struct Scratch {
@@ -105,6 +111,7 @@ class Model {
   ModelConfig config_;
   ParamBlock w_in_, b_in_, w_out_, b_out_;
   std::unique_ptr<lsh::NeuronIndex> index_;
+  size_t inference_active_ = 0;
 };
 
 }  // namespace frugal::nn
