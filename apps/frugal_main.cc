@@ -501,9 +501,12 @@ int RunTrain(const Args& args) {
 }
 
 int RunEval(const Args& args) {
-  const Options o("eval", args, {"--model", "--test", "--format", "--threads"},
+  const Options o("eval", args,
+                  {"--model", "--test", "--format", "--threads", "--candidates"},
                   {"--exact", "--json"});
   const auto model = nn::LoadModel(o.Required("--model"));
+  model->set_inference_active(
+      o.Size("--candidates", model->inference_active()));
   nn::ReadOptions ro = ReadOptionsFor(o, "eval");
   ro.num_features = model->config().input_dim;
   ro.num_labels = model->config().output_dim;
@@ -527,8 +530,11 @@ int RunEval(const Args& args) {
 }
 
 int RunPredict(const Args& args) {
-  const Options o("predict", args, {"--model", "--k", "--input"}, {"--exact"});
+  const Options o("predict", args, {"--model", "--k", "--input", "--candidates"},
+                  {"--exact"});
   const auto model = nn::LoadModel(o.Required("--model"));
+  model->set_inference_active(
+      o.Size("--candidates", model->inference_active()));
   const size_t k = o.Size("--k", 5);
   nn::ReadOptions ro;
   ro.format = nn::DataFormat::kLibsvm;
@@ -623,10 +629,15 @@ constexpr Command kCommands[] = {
      RunTrain},
     {"eval", "evaluate a saved model: precision@1/3/5",
      "frugal eval --model FILE --test FILE [--format xc|libsvm] [--exact]\n"
-     "            [--threads N] [--json]\n",
+     "            [--candidates N] [--threads N] [--json]\n"
+     "\n"
+     "  --exact          score every output neuron (default: LSH-selected)\n"
+     "  --candidates N   LSH candidates scored per sample (default: twice the\n"
+     "                   training active set)\n",
      RunEval},
     {"predict", "print the top-k labels of rows read from stdin",
-     "frugal predict --model FILE [--k N] [--exact] [--input FILE]\n"
+     "frugal predict --model FILE [--k N] [--exact] [--candidates N]\n"
+     "               [--input FILE]\n"
      "\n"
      "Reads libsvm-style rows ('f:v f:v ...', labels optional) and prints\n"
      "'label:score' pairs, best first, one line per row.\n",
