@@ -387,20 +387,13 @@ int RunTrain(const Args& args) {
                                  test ? test->num_labels() : size_t{0});
   const size_t features = std::max(train.num_features(),
                                    test ? test->num_features() : size_t{0});
-  nn::ModelConfig mc =
-      nn::AutoConfig(features, labels, o.Size("--hidden", 128));
-  mc.seed = o.Size("--seed", 1);
-  if (o.Has("--sparsity")) {
-    const float sp = o.Float("--sparsity", 1.0f);
-    if (!(sp > 0 && sp <= 1)) throw UsageError("train", "--sparsity must be in (0, 1]");
-    if (sp < 1.0f && mc.output_sparsity >= 1.0f) {
-      mc = nn::AutoConfig(features, labels, mc.hidden_dim);
-      mc.lsh.hash.k = 3;
-    }
-    mc.output_sparsity = sp;
-    mc.lsh.max_active = mc.lsh.min_active =
-        std::max<size_t>(1, size_t(double(sp) * double(labels)));
+  const float sparsity = o.Float("--sparsity", 0.0f);
+  if (o.Has("--sparsity") && !(sparsity > 0 && sparsity <= 1)) {
+    throw UsageError("train", "--sparsity must be in (0, 1]");
   }
+  nn::ModelConfig mc =
+      nn::AutoConfig(features, labels, o.Size("--hidden", 128), sparsity);
+  mc.seed = o.Size("--seed", 1);
   const std::string loss = o.Str("--loss", "softmax");
   if (loss == "softmax") {
     mc.loss = nn::OutputLoss::kSoftmax;

@@ -40,19 +40,8 @@ struct Settings {
 double Run(const Settings& st, const frugal::nn::SparseDataset& train,
            const frugal::nn::SparseDataset& test, bool dense) {
   using namespace frugal::nn;
-  ModelConfig mc = AutoConfig(train.num_features(), st.labels, st.hidden);
-  if (dense) {
-    mc.output_sparsity = 1.0f;
-  } else if (st.sparsity > 0) {
-    if (mc.output_sparsity >= 1.0f) {  // small label count: LSH anyway
-      mc.lsh.hash.kind = frugal::lsh::HashKind::kDwta;
-      mc.lsh.hash.k = 3;
-      mc.lsh.hash.l = 40;
-    }
-    mc.output_sparsity = st.sparsity;
-    mc.lsh.max_active = mc.lsh.min_active =
-        size_t(double(st.sparsity) * double(st.labels));
-  }
+  const ModelConfig mc = AutoConfig(train.num_features(), st.labels,
+                                    st.hidden, dense ? 1.0f : st.sparsity);
   auto t0 = Clock::now();
   Model model(mc);
   const double init_s = Since(t0);

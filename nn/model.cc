@@ -16,16 +16,27 @@ size_t PaddedStride(size_t cols) { return cols == 1 ? 1 : (cols + 15) / 16 * 16;
 
 }  // namespace
 
-ModelConfig AutoConfig(size_t input_dim, size_t output_dim,
-                       size_t hidden_dim) {
+ModelConfig AutoConfig(size_t input_dim, size_t output_dim, size_t hidden_dim,
+                       float output_sparsity) {
+  if (!(output_sparsity >= 0.0f && output_sparsity <= 1.0f)) {
+    throw std::invalid_argument("AutoConfig: output_sparsity must be in [0, 1]");
+  }
   ModelConfig c;
   c.input_dim = input_dim;
   c.output_dim = output_dim;
   c.hidden_dim = hidden_dim;
-  if (output_dim <= 4096) return c;  // dense output
-  // ~0.5% of the layer, at least 2,000 and at most 4,000 neurons.
-  const double active = std::clamp(0.005 * double(output_dim), 2000.0, 4000.0);
-  c.output_sparsity = float(active / double(output_dim));
+  size_t active;
+  if (output_sparsity == 0.0f) {
+    if (output_dim <= 4096) return c;  // dense output
+    // ~0.5% of the layer, at least 2,000 and at most 4,000 neurons.
+    active = size_t(std::clamp(0.005 * double(output_dim), 2000.0, 4000.0));
+  } else if (output_sparsity == 1.0f) {
+    return c;
+  } else {
+    active = std::max<size_t>(
+        1, size_t(double(output_sparsity) * double(output_dim)));
+  }
+  c.output_sparsity = float(double(active) / double(output_dim));
   c.lsh.hash.kind = lsh::HashKind::kDwta;
   c.lsh.hash.bin_size = 8;
   // ~160 neurons per bucket: 4 winners x 3 bits for 670K, fewer bits below.
@@ -34,8 +45,8 @@ ModelConfig AutoConfig(size_t input_dim, size_t output_dim,
   c.lsh.range_bits = 16;
   c.lsh.bucket_capacity = 256;
   c.lsh.selection = lsh::Selection::kFrequency;
-  c.lsh.max_active = size_t(active);
-  c.lsh.min_active = size_t(active);
+  c.lsh.max_active = active;
+  c.lsh.min_active = active;
   // Rehash every 10 batches at first, then less often (SLIDE rebuilds every
   // ~25 batches of 256); training touches most output rows between rehashes.
   c.lsh.rehash_every = 10;
@@ -97,8 +108,9 @@ Model::Model(const ModelConfig& config, bool initialize) : config_(config) {
 
 size_t Model::active_size() const {
   if (!sparse_output()) return config_.output_dim;
-  return std::max<size_t>(
-      1, size_t(double(config_.output_sparsity) * double(config_.output_dim)));
+  // Rounded, so a sparsity of n / output_dim gives back exactly n.
+  return std::max<size_t>(1, size_t(std::lround(double(config_.output_sparsity) *
+                                                double(config_.output_dim))));
 }
 
 void Model::RebuildIndex() {

@@ -35,11 +35,14 @@ struct ModelConfig {
   uint64_t seed = 1;
 };
 
-// Sensible defaults from the data's shape, as BOLT tunes itself: dense output
-// up to 4,096 labels; beyond, sparsity giving ~2,000-4,000 active neurons and
-// an LSH configuration sized to the layer.
+// Sensible defaults from the data's shape, as BOLT tunes itself. With
+// output_sparsity 0 (automatic): dense output up to 4,096 labels; beyond,
+// sparsity giving ~2,000-4,000 active neurons. 1 forces a dense output; a
+// value in (0, 1) that fraction of the labels (at least one). A sparse output
+// gets an LSH configuration sized to the layer. Throws std::invalid_argument
+// for a sparsity outside [0, 1].
 ModelConfig AutoConfig(size_t input_dim, size_t output_dim,
-                       size_t hidden_dim = 128);
+                       size_t hidden_dim = 128, float output_sparsity = 0);
 
 // A matrix of parameters with its Adam moments and gradient.
 struct ParamBlock {

@@ -237,6 +237,18 @@ TEST(EndToEnd, BibtexPrecision) {
   EXPECT_GT(r.p_at[5], 0.28);  // measured 0.293; the 0.35 is not met
 }
 
+TEST(Model, AutoConfigSparsity) {
+  EXPECT_EQ(AutoConfig(10, 159, 8).output_sparsity, 1.0f);  // dense
+  const ModelConfig forced = AutoConfig(10, 159, 8, 0.2f);  // 31 of 159
+  EXPECT_EQ(forced.lsh.max_active, 31u);
+  EXPECT_EQ(Model(forced).active_size(), 31u);
+  const ModelConfig wide = AutoConfig(10, 670091, 8);  // 0.5%
+  EXPECT_EQ(wide.lsh.max_active, 3350u);
+  EXPECT_EQ(wide.lsh.hash.k, 4u);
+  EXPECT_EQ(AutoConfig(10, 670091, 8, 1.0f).output_sparsity, 1.0f);
+  EXPECT_THROW(AutoConfig(10, 159, 8, 1.5f), std::invalid_argument);
+}
+
 // The generator has the Amazon-670K shape and is a pure function of the
 // sample index and seed.
 TEST(Synthetic, ShapeAndDeterminism) {
