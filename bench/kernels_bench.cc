@@ -444,41 +444,34 @@ std::shared_ptr<Lazy<AccCase<W>>> AccData(uint32_t rows) {
   });
 }
 
+// RowAccumulate over float or bf16 rows (W): bytes read are the rows, the
+// ids and values, and out read and written.
+template <class W, class Fn>
+void RegisterRowAccumulateFor(const char* name,
+                              const std::vector<kernels::Variant<Fn>>& variants) {
+  for (const uint32_t rows : {kAccL2Rows, kAccDramRows}) {
+    const std::string size = rows == kAccL2Rows ? "l2" : "dram";
+    auto data = AccData<W>(rows);
+    RegisterVariants(name, variants, size, [data](Fn fn) {
+      return [data, fn](benchmark::State& st) {
+        AccCase<W>& c = data->Get();
+        for (auto _ : st) {
+          fn(c.w, kAccDim, c.ids.Next(), c.val, kAccNnz, c.out, kAccDim);
+          benchmark::ClobberMemory();
+        }
+        SetCounters(st,
+                    kAccNnz * (double(sizeof(W)) * kAccDim + 8) + 8.0 * kAccDim,
+                    2.0 * kAccNnz * kAccDim);
+      };
+    });
+  }
+}
+
 void RegisterRowAccumulate() {
-  for (const uint32_t rows : {kAccL2Rows, kAccDramRows}) {
-    const std::string size = rows == kAccL2Rows ? "l2" : "dram";
-    auto data = AccData<float>(rows);
-    RegisterVariants("RowAccumulate", kernels::RowAccumulateVariants(), size,
-                     [data](kernels::RowAccumulateFn fn) {
-                       return [data, fn](benchmark::State& st) {
-                         AccCase<float>& c = data->Get();
-                         for (auto _ : st) {
-                           fn(c.w, kAccDim, c.ids.Next(), c.val, kAccNnz, c.out,
-                              kAccDim);
-                           benchmark::ClobberMemory();
-                         }
-                         SetCounters(st, kAccNnz * (4.0 * kAccDim + 8) + 8.0 * kAccDim,
-                                     2.0 * kAccNnz * kAccDim);
-                       };
-                     });
-  }
-  for (const uint32_t rows : {kAccL2Rows, kAccDramRows}) {
-    const std::string size = rows == kAccL2Rows ? "l2" : "dram";
-    auto data = AccData<bf16>(rows);
-    RegisterVariants("RowAccumulateBf16", kernels::RowAccumulateBf16Variants(),
-                     size, [data](kernels::RowAccumulateBf16Fn fn) {
-                       return [data, fn](benchmark::State& st) {
-                         AccCase<bf16>& c = data->Get();
-                         for (auto _ : st) {
-                           fn(c.w, kAccDim, c.ids.Next(), c.val, kAccNnz, c.out,
-                              kAccDim);
-                           benchmark::ClobberMemory();
-                         }
-                         SetCounters(st, kAccNnz * (2.0 * kAccDim + 8) + 8.0 * kAccDim,
-                                     2.0 * kAccNnz * kAccDim);
-                       };
-                     });
-  }
+  RegisterRowAccumulateFor<float>("RowAccumulate",
+                                  kernels::RowAccumulateVariants());
+  RegisterRowAccumulateFor<bf16>("RowAccumulateBf16",
+                                 kernels::RowAccumulateBf16Variants());
   for (const uint32_t rows : {kAccL2Rows, kAccDramRows}) {
     const std::string size = rows == kAccL2Rows ? "l2" : "dram";
     // Its own id stream and g; the matrix is RowAccumulate's (values drift
