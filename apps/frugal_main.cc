@@ -369,6 +369,61 @@ void PrintEval(const char* what, const nn::EvalResult& e) {
               e.seconds > 0 ? double(e.samples) / e.seconds : 0.0);
 }
 
+// "--hidden" syntax: comma-separated hidden layers, each WIDTH or
+// WIDTH:SPARSITY (an LSH-sampled layer), all ReLU; "0" or "" for none.
+std::vector<nn::LayerConfig> ParseHiddenLayers(const std::string& spec) {
+  std::vector<nn::LayerConfig> layers;
+  if (spec.empty() || spec == "0") return layers;
+  size_t pos = 0;
+  while (pos <= spec.size()) {
+    const size_t comma = std::min(spec.find(',', pos), spec.size());
+    const std::string item = spec.substr(pos, comma - pos);
+    const size_t colon = item.find(':');
+    char* end = nullptr;
+    const std::string width_text = item.substr(0, colon);
+    const unsigned long long width = std::strtoull(width_text.c_str(), &end, 10);
+    if (width_text.empty() || *end != '\0' || width == 0 || width > 65536) {
+      throw UsageError("train", "--hidden expects WIDTH[:SPARSITY],... with "
+                                "widths in [1, 65536], got '" + item + "'");
+    }
+    float sparsity = 1.0f;
+    if (colon != std::string::npos) {
+      const std::string s_text = item.substr(colon + 1);
+      sparsity = std::strtof(s_text.c_str(), &end);
+      if (s_text.empty() || *end != '\0' || !(sparsity > 0 && sparsity <= 1)) {
+        throw UsageError("train", "--hidden: sparsity must be in (0, 1], got '" +
+                                      item + "'");
+      }
+    }
+    if (sparsity < 1.0f && layers.empty()) {
+      throw UsageError("train", "--hidden: the first hidden layer reads the "
+                                "sparse input and must be dense");
+    }
+    if (sparsity < 1.0f) {
+      layers.push_back(nn::SampledLayer(
+          width, size_t(std::lround(double(sparsity) * double(width))),
+          nn::Activation::kRelu));
+    } else {
+      layers.push_back({size_t(width), nn::Activation::kRelu, 1.0f, {}});
+    }
+    pos = comma + 1;
+  }
+  return layers;
+}
+
+// "512 relu > 670091 softmax (2000 active)".
+std::string DescribeLayers(const nn::Model& model) {
+  std::string out;
+  for (size_t l = 0; l < model.num_layers(); ++l) {
+    const nn::Layer& layer = model.layer(l);
+    if (l) out += " > ";
+    out += std::to_string(layer.config.width) + " " +
+           nn::ActivationName(layer.config.activation);
+    if (layer.sampled()) out += " (" + std::to_string(layer.active) + " active)";
+  }
+  return out;
+}
+
 int RunTrain(const Args& args) {
   const Options o("train", args,
                   {"--train", "--test", "--format", "--hidden", "--epochs",
@@ -391,14 +446,18 @@ int RunTrain(const Args& args) {
   if (o.Has("--sparsity") && !(sparsity > 0 && sparsity <= 1)) {
     throw UsageError("train", "--sparsity must be in (0, 1]");
   }
-  nn::ModelConfig mc =
-      nn::AutoConfig(features, labels, o.Size("--hidden", 128), sparsity);
+  const std::vector<nn::LayerConfig> hidden =
+      ParseHiddenLayers(o.Str("--hidden", "128"));
+  nn::ModelConfig mc = nn::AutoConfig(
+      features, labels, hidden.empty() ? 0 : hidden.back().width, sparsity);
+  mc.layers.erase(mc.layers.begin(), mc.layers.end() - 1);
+  mc.layers.insert(mc.layers.begin(), hidden.begin(), hidden.end());
   mc.seed = o.Size("--seed", 1);
   const std::string loss = o.Str("--loss", "softmax");
   if (loss == "softmax") {
-    mc.loss = nn::OutputLoss::kSoftmax;
+    mc.output().activation = nn::Activation::kSoftmax;
   } else if (loss == "sigmoid") {
-    mc.loss = nn::OutputLoss::kSigmoid;
+    mc.output().activation = nn::Activation::kSigmoid;
   } else {
     throw UsageError("train", "--loss must be softmax or sigmoid");
   }
@@ -424,11 +483,10 @@ int RunTrain(const Args& args) {
   nn::Model model(mc);
   nn::Trainer trainer(model, tc);
   if (!json) {
-    std::printf("training: %zu samples, %zu features, %zu labels; hidden %zu, "
-                "%s output (%zu active), %zu threads\n",
-                train.size(), features, labels, mc.hidden_dim,
-                model.sparse_output() ? "LSH-sampled" : "dense",
-                model.active_size(), trainer.threads());
+    std::printf("training: %zu samples, %zu features, %zu labels; layers %s; "
+                "%zu threads\n",
+                train.size(), features, labels, DescribeLayers(model).c_str(),
+                trainer.threads());
   }
   const size_t batches = (train.size() + tc.batch_size - 1) / tc.batch_size;
   Progress progress(!o.Has("--no-progress") && !json);
@@ -501,11 +559,11 @@ int RunEval(const Args& args) {
   model->set_inference_active(
       o.Size("--candidates", model->inference_active()));
   nn::ReadOptions ro = ReadOptionsFor(o, "eval");
-  ro.num_features = model->config().input_dim;
-  ro.num_labels = model->config().output_dim;
+  ro.num_features = model->input_dim();
+  ro.num_labels = model->output_dim();
   const nn::SparseDataset test = nn::ReadSparseFile(o.Required("--test"), ro);
-  if (test.num_features() > model->config().input_dim ||
-      test.num_labels() > model->config().output_dim) {
+  if (test.num_features() > model->input_dim() ||
+      test.num_labels() > model->output_dim()) {
     throw std::runtime_error("the test data has more features or labels than "
                              "the model");
   }
@@ -531,9 +589,9 @@ int RunPredict(const Args& args) {
   const size_t k = o.Size("--k", 5);
   nn::ReadOptions ro;
   ro.format = nn::DataFormat::kLibsvm;
-  ro.num_features = model->config().input_dim;
-  ro.num_labels = model->config().output_dim;
-  nn::Model::Scratch scratch;
+  ro.num_features = model->input_dim();
+  ro.num_labels = model->output_dim();
+  nn::Model::Activations scratch;
   std::vector<uint32_t> labels;
   std::vector<float> scores;
   const bool exact = o.Has("--exact");
@@ -596,14 +654,16 @@ constexpr Command kCommands[] = {
      "frugal train --train FILE [options]\n"
      "\n"
      "Trains the extreme-classification network (sparse input, ReLU hidden\n"
-     "layer, output layer LSH-sampled above 4,096 labels) with Adam.\n"
+     "layers, output layer LSH-sampled above 4,096 labels) with Adam.\n"
      "\n"
      "options:\n"
      "  --train FILE        training data (XC format: 'N D L' header, then\n"
      "                      'l1,l2 f:v f:v' rows)\n"
      "  --test FILE         evaluate P@1/3/5 after every epoch\n"
      "  --format xc|libsvm  input format (default xc)\n"
-     "  --hidden N          hidden width (default 128)\n"
+     "  --hidden W[:S],...  hidden layers: widths, each optionally LSH-sampled\n"
+     "                      with sparsity S in (0, 1) (not the first); 0 for\n"
+     "                      none (a linear model) (default 128)\n"
      "  --epochs N          passes over the data (default 5)\n"
      "  --batch N           samples per batch (default 256)\n"
      "  --lr F              Adam learning rate (default 0.001)\n"

@@ -14,7 +14,89 @@ namespace {
 // Rows padded to 64 bytes; a single column (a bias) is not padded.
 size_t PaddedStride(size_t cols) { return cols == 1 ? 1 : (cols + 15) / 16 * 16; }
 
+// Row length limit of the layers' storage (a layer's width feeds the next
+// layer's rows; layer 0's rows are its width).
+constexpr size_t kMaxRowLength = 65536;
+constexpr size_t kMaxDim = size_t{1} << 31;
+// Parameters of a whole model (each also has an Adam m, v and a gradient).
+constexpr size_t kMaxParameters = size_t{1} << 32;
+
+bool IsOutputActivation(Activation a) {
+  return a == Activation::kSoftmax || a == Activation::kSigmoid;
+}
+
+void ValidateConfig(const ModelConfig& c) {
+  auto fail = [](const std::string& what) {
+    throw std::invalid_argument("ModelConfig: " + what);
+  };
+  if (c.input_dim == 0 || c.input_dim > kMaxDim) {
+    fail("input_dim must be in [1, 2^31], got " + std::to_string(c.input_dim));
+  }
+  if (c.layers.empty()) fail("at least an output layer is needed");
+  size_t params = 0, in = c.input_dim;
+  for (size_t l = 0; l < c.layers.size(); ++l) {
+    const LayerConfig& lc = c.layers[l];
+    const std::string name = "layer " + std::to_string(l);
+    const bool last = l + 1 == c.layers.size();
+    const size_t max_width = (l == 0 || !last) ? kMaxRowLength : kMaxDim;
+    if (lc.width == 0 || lc.width > max_width) {
+      fail(name + " width must be in [1, " + std::to_string(max_width) +
+           "], got " + std::to_string(lc.width));
+    }
+    if (ActivationName(lc.activation) == nullptr ||
+        IsOutputActivation(lc.activation) != last) {
+      fail(name + (last ? " (the output) needs a softmax or sigmoid activation"
+                        : " (hidden) needs a relu or linear activation"));
+    }
+    if (!(lc.sparsity > 0.0f && lc.sparsity <= 1.0f)) {
+      fail(name + " sparsity must be in (0, 1]");
+    }
+    if (l == 0 && lc.sparsity < 1.0f) {
+      fail("layer 0 reads the sparse input and must be dense (sparsity 1)");
+    }
+    if (lc.width > (kMaxParameters - params) / (in + 1)) {
+      fail("more than 2^32 parameters");
+    }
+    params += lc.width * (in + 1);
+    in = lc.width;
+  }
+}
+
 }  // namespace
+
+const char* ActivationName(Activation a) {
+  switch (a) {
+    case Activation::kRelu: return "relu";
+    case Activation::kLinear: return "linear";
+    case Activation::kSoftmax: return "softmax";
+    case Activation::kSigmoid: return "sigmoid";
+  }
+  return nullptr;
+}
+
+LayerConfig SampledLayer(size_t width, size_t active, Activation activation) {
+  LayerConfig c;
+  c.width = width;
+  c.activation = activation;
+  active = std::clamp<size_t>(active, 1, width);
+  c.sparsity = float(double(active) / double(width));
+  c.lsh.hash.kind = lsh::HashKind::kDwta;
+  c.lsh.hash.bin_size = 8;
+  // ~160 neurons per bucket: 4 winners x 3 bits for 670K, fewer bits below.
+  c.lsh.hash.k = width >= 300000 ? 4 : 3;
+  c.lsh.hash.l = 40;
+  c.lsh.range_bits = 16;
+  c.lsh.bucket_capacity = 256;
+  c.lsh.selection = lsh::Selection::kFrequency;
+  c.lsh.max_active = active;
+  c.lsh.min_active = active;
+  // Rehash every 10 batches at first, then less often (SLIDE rebuilds every
+  // ~25 batches of 256); training touches most rows between rehashes.
+  c.lsh.rehash_every = 10;
+  c.lsh.rehash_growth = 1.1f;
+  c.lsh.rehash_max_interval = 50;
+  return c;
+}
 
 ModelConfig AutoConfig(size_t input_dim, size_t output_dim, size_t hidden_dim,
                        float output_sparsity) {
@@ -23,35 +105,25 @@ ModelConfig AutoConfig(size_t input_dim, size_t output_dim, size_t hidden_dim,
   }
   ModelConfig c;
   c.input_dim = input_dim;
-  c.output_dim = output_dim;
-  c.hidden_dim = hidden_dim;
-  size_t active;
+  if (hidden_dim > 0) c.layers.push_back({hidden_dim, Activation::kRelu, 1.0f, {}});
+  LayerConfig dense_output{output_dim, Activation::kSoftmax, 1.0f, {}};
+  size_t active = output_dim;
   if (output_sparsity == 0.0f) {
-    if (output_dim <= 4096) return c;  // dense output
     // ~0.5% of the layer, at least 2,000 and at most 4,000 neurons.
-    active = size_t(std::clamp(0.005 * double(output_dim), 2000.0, 4000.0));
-  } else if (output_sparsity == 1.0f) {
-    return c;
-  } else {
+    if (output_dim > 4096 && hidden_dim > 0) {
+      active = size_t(std::clamp(0.005 * double(output_dim), 2000.0, 4000.0));
+    }
+  } else if (output_sparsity < 1.0f) {
+    if (hidden_dim == 0) {
+      throw std::invalid_argument(
+          "AutoConfig: a sampled output needs a hidden layer");
+    }
     active = std::max<size_t>(
         1, size_t(double(output_sparsity) * double(output_dim)));
   }
-  c.output_sparsity = float(double(active) / double(output_dim));
-  c.lsh.hash.kind = lsh::HashKind::kDwta;
-  c.lsh.hash.bin_size = 8;
-  // ~160 neurons per bucket: 4 winners x 3 bits for 670K, fewer bits below.
-  c.lsh.hash.k = output_dim >= 300000 ? 4 : 3;
-  c.lsh.hash.l = 40;
-  c.lsh.range_bits = 16;
-  c.lsh.bucket_capacity = 256;
-  c.lsh.selection = lsh::Selection::kFrequency;
-  c.lsh.max_active = active;
-  c.lsh.min_active = active;
-  // Rehash every 10 batches at first, then less often (SLIDE rebuilds every
-  // ~25 batches of 256); training touches most output rows between rehashes.
-  c.lsh.rehash_every = 10;
-  c.lsh.rehash_growth = 1.1f;
-  c.lsh.rehash_max_interval = 50;
+  c.layers.push_back(active < output_dim
+                         ? SampledLayer(output_dim, active, Activation::kSoftmax)
+                         : dense_output);
   return c;
 }
 
@@ -73,86 +145,124 @@ void ParamBlock::Init(size_t r, size_t c, float scale, uint64_t seed) {
 }
 
 Model::Model(const ModelConfig& config, bool initialize) : config_(config) {
-  if (config.input_dim == 0 || config.hidden_dim == 0 ||
-      config.output_dim == 0) {
-    throw std::invalid_argument(
-        "ModelConfig: input_dim, hidden_dim and output_dim must be positive");
+  ValidateConfig(config);
+  layers_.resize(config.layers.size());
+  size_t in = config.input_dim, max_width = 0;
+  for (size_t l = 0; l < layers_.size(); ++l) {
+    Layer& L = layers_[l];
+    L.config = config.layers[l];
+    L.input_dim = in;
+    const size_t n = L.config.width;
+    const float scale =
+        initialize ? std::sqrt(2.0f / float(in + n)) : 0.0f;
+    const uint64_t seed =
+        l == 0 ? config.seed : config.seed * 0x9e3779b97f4a7c15ull + l;
+    if (l == 0) {
+      L.w.Init(in, n, scale, seed);
+      L.b.Init(1, n, 0.0f, 0);
+    } else {
+      L.w.Init(n, in, scale, seed);
+      L.b.Init(n, 1, 0.0f, 0);
+    }
+    L.active = L.inference_active = n;
+    if (L.config.sparsity < 1.0f) {
+      L.active = std::max<size_t>(
+          1, size_t(std::lround(double(L.config.sparsity) * double(n))));
+      lsh::IndexConfig& ic = L.config.lsh;
+      if (ic.max_active == 0) ic.max_active = L.active;
+      if (ic.min_active == 0) ic.min_active = L.active;
+      config_.layers[l].lsh = ic;
+      L.index = std::make_unique<lsh::NeuronIndex>(ic, n, in);
+      L.inference_active = std::min(n, 2 * ic.max_active);
+    }
+    max_width = std::max(max_width, n);
+    in = n;
   }
-  if (config.input_dim > (size_t{1} << 31) ||
-      config.output_dim > (size_t{1} << 31) || config.hidden_dim > 65536) {
-    throw std::invalid_argument("ModelConfig: dimensions too large");
-  }
-  if (!(config.output_sparsity > 0.0f && config.output_sparsity <= 1.0f)) {
-    throw std::invalid_argument("ModelConfig: output_sparsity must be in (0, 1]");
-  }
-  const size_t h = config.hidden_dim;
-  const float in_scale =
-      initialize ? std::sqrt(2.0f / float(config.input_dim + h)) : 0.0f;
-  const float out_scale =
-      initialize ? std::sqrt(2.0f / float(config.output_dim + h)) : 0.0f;
-  w_in_.Init(config.input_dim, h, in_scale, config.seed);
-  b_in_.Init(1, h, 0.0f, 0);
-  w_out_.Init(config.output_dim, h, out_scale,
-              config.seed * 0x9e3779b97f4a7c15ull + 1);
-  b_out_.Init(config.output_dim, 1, 0.0f, 0);
-  if (sparse_output()) {
-    lsh::IndexConfig ic = config.lsh;
-    if (ic.max_active == 0) ic.max_active = active_size();
-    if (ic.min_active == 0) ic.min_active = active_size();
-    config_.lsh = ic;
-    index_ = std::make_unique<lsh::NeuronIndex>(ic, config.output_dim, h);
-    inference_active_ = std::min(config.output_dim, 2 * ic.max_active);
-    if (initialize) RebuildIndex();
-  }
-}
-
-size_t Model::active_size() const {
-  if (!sparse_output()) return config_.output_dim;
-  // Rounded, so a sparsity of n / output_dim gives back exactly n.
-  return std::max<size_t>(1, size_t(std::lround(double(config_.output_sparsity) *
-                                                double(config_.output_dim))));
+  all_neurons_.resize(max_width);
+  std::iota(all_neurons_.begin(), all_neurons_.end(), 0u);
+  if (initialize) RebuildIndex();
 }
 
 void Model::RebuildIndex() {
-  if (index_) index_->Build(w_out_.W());
+  for (Layer& L : layers_) {
+    if (L.index) L.index->Build(L.w.W());
+  }
 }
 
-void Model::Hidden(const SparseRow& x, float* hidden, float* pre) const {
-  const size_t h = config_.hidden_dim;
-  float* acc = pre ? pre : hidden;
-  std::copy_n(b_in_.w.data(), h, acc);
-  dispatch::RowAccumulate()(w_in_.w.data(), w_in_.stride, x.idx.data(),
-                            x.val.data(), x.idx.size(), acc, h);
-  dispatch::Relu()(acc, hidden, h);
-}
-
-void Model::Predict(const SparseRow& x, size_t k, bool exact, Scratch& s,
-                    std::vector<uint32_t>& labels,
-                    std::vector<float>& scores) const {
-  const size_t h = config_.hidden_dim, n = config_.output_dim;
-  s.hidden.resize(h);
-  Hidden(x, s.hidden.data());
-  if (exact || !index_) {
-    s.active.resize(n);
-    std::iota(s.active.begin(), s.active.end(), 0u);
+void Model::ComputeLayer(size_t l, const SparseRow& x, Mode mode,
+                         uint64_t pad_seed, Activations& a) const {
+  const Layer& L = layers_[l];
+  LayerState& s = a.layers[l];
+  const size_t n = L.config.width;
+  const bool last = l + 1 == layers_.size();
+  if (l == 0) {
+    s.active = all_neurons_.data();
+    s.m = n;
+    s.pre.resize(n);
+    std::copy_n(L.b.w.data(), n, s.pre.data());
+    dispatch::RowAccumulate()(L.w.w.data(), L.w.stride, x.idx.data(),
+                              x.val.data(), x.idx.size(), s.pre.data(), n);
   } else {
-    const lsh::NeuronIndex::Limits limits{inference_active_, 0};
-    index_->Query(s.hidden.data(), {}, 0, s.query, s.active, &limits);
-    if (s.active.size() < k) {
-      s.active.resize(n);
-      std::iota(s.active.begin(), s.active.end(), 0u);
+    const float* h = a.layers[l - 1].out.data();
+    if (L.sampled() && mode != Mode::kExact) {
+      if (mode == Mode::kTrain) {
+        L.index->Query(h, last ? x.labels : Span<const uint32_t>(), pad_seed,
+                       s.query, s.active_ids);
+      } else {
+        const lsh::NeuronIndex::Limits limits{L.inference_active, 0};
+        L.index->Query(h, {}, 0, s.query, s.active_ids, &limits);
+      }
+      s.active = s.active_ids.data();
+      s.m = s.active_ids.size();
+    } else {
+      s.active = all_neurons_.data();
+      s.m = n;
+    }
+    s.pre.resize(s.m);
+    dispatch::RowGatherDot()(L.w.w.data(), L.w.stride, s.active, s.m, h,
+                             L.input_dim, s.pre.data());
+    const float* bias = L.b.w.data();
+    for (size_t j = 0; j < s.m; ++j) s.pre[j] += bias[s.active[j]];
+  }
+  if (last) return;
+  // A hidden layer's output as a dense vector for the next layer.
+  const bool relu = L.config.activation == Activation::kRelu;
+  if (s.active == all_neurons_.data()) {  // dense: active is 0..n-1
+    s.out.resize(n);
+    if (relu) {
+      dispatch::Relu()(s.pre.data(), s.out.data(), n);
+    } else {
+      std::copy_n(s.pre.data(), n, s.out.data());
+    }
+  } else {
+    s.out.assign(n, 0.0f);
+    for (size_t j = 0; j < s.m; ++j) {
+      s.out[s.active[j]] = relu ? std::max(s.pre[j], 0.0f) : s.pre[j];
     }
   }
-  const size_t m = s.active.size();
-  s.logits.resize(m);
-  dispatch::RowGatherDot()(w_out_.w.data(), w_out_.stride, s.active.data(), m,
-                           s.hidden.data(), h, s.logits.data());
-  for (size_t j = 0; j < m; ++j) s.logits[j] += b_out_.w[s.active[j]];
-  const size_t kk = std::min(k, m);
+}
+
+void Model::Forward(const SparseRow& x, Mode mode, uint64_t pad_seed,
+                    Activations& a) const {
+  a.layers.resize(layers_.size());
+  for (size_t l = 0; l < layers_.size(); ++l) {
+    ComputeLayer(l, x, mode, pad_seed, a);
+  }
+}
+
+void Model::Predict(const SparseRow& x, size_t k, bool exact, Activations& a,
+                    std::vector<uint32_t>& labels,
+                    std::vector<float>& scores) const {
+  Forward(x, exact ? Mode::kExact : Mode::kInference, 0, a);
+  LayerState& o = a.layers.back();
+  if (o.m < k && o.m < output_dim()) {
+    ComputeLayer(layers_.size() - 1, x, Mode::kExact, 0, a);
+  }
+  const size_t kk = std::min(k, o.m);
   labels.resize(kk);
   scores.resize(kk);
-  dispatch::TopK()(s.logits.data(), m, kk, labels.data(), scores.data());
-  for (auto& l : labels) l = s.active[l];
+  dispatch::TopK()(o.pre.data(), o.m, kk, labels.data(), scores.data());
+  for (auto& l : labels) l = o.active[l];
 }
 
 }  // namespace frugal::nn

@@ -1,14 +1,18 @@
-// The extreme-classification network: a sparse input of dimension D, one
-// fully connected hidden layer (ReLU), and a wide output layer whose active
-// neurons an LSH NeuronIndex picks per sample (or all of them when dense).
+// The network: a sparse input of dimension D, then fully connected layers,
+// each with a width, an activation and a sparsity. The last layer is the
+// output (softmax or sigmoid). A layer with sparsity < 1 computes, per
+// sample, only the neurons an LSH NeuronIndex picks for its input (the
+// SLIDE algorithm); its other neurons count as 0.
 //
-// Storage: the input layer is feature-major (row f holds feature f's weights
-// into every hidden unit), the output layer neuron-major (row j holds neuron
-// j's weights); rows are padded to 16 floats (64 bytes).
+// Storage: layer 0 reads the sparse input and is feature-major (row f holds
+// input feature f's weights into every neuron), so a sample is a sum of
+// rows; layers 1.. are neuron-major (row j holds neuron j's weights), so an
+// active neuron is one contiguous dot. Rows are padded to 16 floats.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -19,28 +23,50 @@
 
 namespace frugal::nn {
 
-enum class OutputLoss {
-  kSoftmax,  // softmax over the active set; several labels share the target
-  kSigmoid,  // independent binary cross-entropy per active neuron
+enum class Activation : uint32_t {
+  kRelu,     // hidden layers
+  kLinear,   // hidden layers (identity)
+  kSoftmax,  // output: softmax over the active set; several labels share the
+             // target uniformly (multi-class and multi-label)
+  kSigmoid,  // output: independent binary cross-entropy per active neuron
+};
+
+// "relu", "linear", "softmax", "sigmoid"; nullptr for an unknown value.
+const char* ActivationName(Activation a);
+
+struct LayerConfig {
+  size_t width = 0;
+  Activation activation = Activation::kRelu;
+  // Fraction of the neurons computed per training sample; 1 = dense. Layer 0
+  // (reading the sparse input) must be dense.
+  float sparsity = 1.0f;
+  lsh::IndexConfig lsh;  // used when sparsity < 1
 };
 
 struct ModelConfig {
   size_t input_dim = 0;
-  size_t hidden_dim = 128;
-  size_t output_dim = 0;
-  OutputLoss loss = OutputLoss::kSoftmax;
-  // Fraction of output neurons computed per training sample; 1 = dense.
-  float output_sparsity = 1.0f;
-  lsh::IndexConfig lsh;  // used when output_sparsity < 1
+  // Hidden layers in order, then the output layer (at least the output).
+  std::vector<LayerConfig> layers;
   uint64_t seed = 1;
+  // Free-form settings saved with the model (e.g. a featurizer's).
+  std::map<std::string, std::string> metadata;
+
+  LayerConfig& output() { return layers.back(); }
+  const LayerConfig& output() const { return layers.back(); }
+  size_t output_dim() const { return layers.empty() ? 0 : layers.back().width; }
 };
 
-// Sensible defaults from the data's shape, as BOLT tunes itself. With
-// output_sparsity 0 (automatic): dense output up to 4,096 labels; beyond,
-// sparsity giving ~2,000-4,000 active neurons. 1 forces a dense output; a
-// value in (0, 1) that fraction of the labels (at least one). A sparse output
-// gets an LSH configuration sized to the layer. Throws std::invalid_argument
-// for a sparsity outside [0, 1].
+// A sampled (sparsity < 1) layer of `width` neurons computing about `active`
+// of them per sample, with an LSH configuration sized to the layer.
+LayerConfig SampledLayer(size_t width, size_t active, Activation activation);
+
+// Sensible defaults from the data's shape, as BOLT tunes itself: one ReLU
+// hidden layer of `hidden_dim` (none when 0: a linear model) and a softmax
+// output. With output_sparsity 0 (automatic): dense output up to 4,096
+// labels; beyond, ~0.5% of the labels, 2,000-4,000 active neurons. 1 forces a
+// dense output; a value in (0, 1) that fraction of the labels (at least one).
+// A sampled output needs a hidden layer. Throws std::invalid_argument for a
+// sparsity outside [0, 1].
 ModelConfig AutoConfig(size_t input_dim, size_t output_dim,
                        size_t hidden_dim = 128, float output_sparsity = 0);
 
@@ -52,69 +78,96 @@ struct ParamBlock {
   void Init(size_t r, size_t c, float scale, uint64_t seed);
   MatrixView<float> W() { return {w.data(), rows, cols, stride}; }
   MatrixView<const float> W() const { return {w.data(), rows, cols, stride}; }
-  MatrixView<float> M() { return {m.data(), rows, cols, stride}; }
-  MatrixView<float> V() { return {v.data(), rows, cols, stride}; }
-  MatrixView<float> G() { return {g.data(), rows, cols, stride}; }
+};
+
+// One fully connected layer's parameters. Layer 0: w is [input_dim x width]
+// (feature-major) and b is [1 x width]; layer l >= 1: w is [width x
+// previous width] (neuron-major) and b is [width x 1].
+struct Layer {
+  LayerConfig config;
+  size_t input_dim = 0;
+  ParamBlock w, b;
+  std::unique_ptr<lsh::NeuronIndex> index;  // sampled layers only
+  size_t active = 0;            // neurons per training sample
+  size_t inference_active = 0;  // candidates per LSH prediction
+  bool sampled() const { return index != nullptr; }
 };
 
 class Model {
  public:
   // Throws std::invalid_argument on an invalid configuration. With
-  // initialize == false the weights are zero and the LSH index is empty
+  // initialize == false the weights are zero and the LSH indexes are empty
   // (for loading: fill the weights, then RebuildIndex()).
   explicit Model(const ModelConfig& config, bool initialize = true);
 
   const ModelConfig& config() const { return config_; }
-  bool sparse_output() const { return config_.output_sparsity < 1.0f; }
-  // Active neurons per training sample.
-  size_t active_size() const;
+  size_t num_layers() const { return layers_.size(); }
+  Layer& layer(size_t l) { return layers_[l]; }
+  const Layer& layer(size_t l) const { return layers_[l]; }
+  Layer& output() { return layers_.back(); }
+  const Layer& output() const { return layers_.back(); }
+  size_t input_dim() const { return config_.input_dim; }
+  size_t output_dim() const { return config_.output_dim(); }
+  bool sparse_output() const { return output().sampled(); }
+  // Active output neurons per training sample.
+  size_t active_size() const { return output().active; }
+  // 0, 1, ..., max layer width - 1: the active set of a dense layer.
+  const uint32_t* all_neurons() const { return all_neurons_.data(); }
 
-  // Parameters: input layer [input_dim x hidden] + bias (1 x hidden),
-  // output layer [output_dim x hidden] + bias (output_dim x 1).
-  ParamBlock& w_in() { return w_in_; }
-  ParamBlock& b_in() { return b_in_; }
-  ParamBlock& w_out() { return w_out_; }
-  ParamBlock& b_out() { return b_out_; }
-  const ParamBlock& w_in() const { return w_in_; }
-  const ParamBlock& b_in() const { return b_in_; }
-  const ParamBlock& w_out() const { return w_out_; }
-  const ParamBlock& b_out() const { return b_out_; }
+  // Adam steps taken so far (saved with the optimizer state).
+  uint64_t step() const { return step_; }
+  void set_step(uint64_t s) { step_ = s; }
 
-  // The LSH index over the output layer (null when dense).
-  lsh::NeuronIndex* index() { return index_.get(); }
-  const lsh::NeuronIndex* index() const { return index_.get(); }
-  // Rebuilds the index from the current output weights.
+  // Rebuilds every LSH index from the current weights.
   void RebuildIndex();
 
-  // hidden[0, hidden_dim) = relu(b_in + sum_i val_i W_in[idx_i]); returns
-  // the pre-activation through `pre` when not null. Ids must be valid.
-  void Hidden(const SparseRow& x, float* hidden, float* pre = nullptr) const;
-
-  // The k highest-scoring labels of x, best first. Exact scores every output
-  // neuron; otherwise only the LSH-selected ones, at most
-  // inference_active() of them, unpadded (falls back to exact when the index
-  // returns fewer than k). Thread-safe.
-  struct Scratch;
-  void Predict(const SparseRow& x, size_t k, bool exact, Scratch& scratch,
-               std::vector<uint32_t>& labels, std::vector<float>& scores) const;
-
-  // Candidates scored per LSH prediction (default: 2 x the training active
-  // set); a serving knob, not stored in model files.
-  size_t inference_active() const { return inference_active_; }
-  void set_inference_active(size_t n) { inference_active_ = n; }
-
-  // Per-thread buffers for Predict (no allocation once warmed up).
-  struct Scratch {
-    std::vector<float> hidden, logits;
-    std::vector<uint32_t> active;
+  // One sample's forward pass, layer by layer. For layer l: `active` the
+  // neurons computed (all of them for a dense layer), `pre` their
+  // pre-activations (for the output: the logits), `out` the layer's output
+  // as a dense vector of its width (0 for inactive neurons; not filled for
+  // the output layer), `delta` room for training's d loss / d pre.
+  struct LayerState {
+    std::vector<uint32_t> active_ids;  // storage for a sampled layer
+    const uint32_t* active = nullptr;
+    size_t m = 0;
+    std::vector<float> pre, out, delta;
     lsh::QueryScratch query;
   };
+  struct Activations {
+    std::vector<LayerState> layers;
+  };
+  using Scratch = Activations;
+  enum class Mode {
+    kTrain,      // sampled layers: training active sizes, labels forced in
+    kInference,  // sampled layers: inference_active candidates, unpadded
+    kExact,      // every neuron of every layer
+  };
+  // Ids of x must be valid. `labels` are forced into a sampled output's
+  // active set first (kTrain only); pad_seed drives random padding.
+  void Forward(const SparseRow& x, Mode mode, uint64_t pad_seed,
+               Activations& a) const;
+
+  // The k highest-scoring labels of x, best first. Exact scores every
+  // neuron; otherwise sampled layers compute only LSH-selected neurons, at
+  // most inference_active of them (falls back to every output neuron when
+  // the output index returns fewer than k). Thread-safe; allocates nothing
+  // once `a` and the outputs have warmed up.
+  void Predict(const SparseRow& x, size_t k, bool exact, Activations& a,
+               std::vector<uint32_t>& labels, std::vector<float>& scores) const;
+
+  // Output candidates scored per LSH prediction (default: 2 x the training
+  // active set); a serving knob, not stored in model files.
+  size_t inference_active() const { return output().inference_active; }
+  void set_inference_active(size_t n) { output().inference_active = n; }
 
  private:
+  void ComputeLayer(size_t l, const SparseRow& x, Mode mode, uint64_t pad_seed,
+                    Activations& a) const;
+
   ModelConfig config_;
-  ParamBlock w_in_, b_in_, w_out_, b_out_;
-  std::unique_ptr<lsh::NeuronIndex> index_;
-  size_t inference_active_ = 0;
+  std::vector<Layer> layers_;
+  std::vector<uint32_t> all_neurons_;
+  uint64_t step_ = 0;
 };
 
 }  // namespace frugal::nn

@@ -15,34 +15,41 @@ namespace frugal::nn {
 namespace {
 
 constexpr char kMagic[8] = {'F', 'R', 'U', 'G', 'A', 'L', 'M', 'D'};
-constexpr uint32_t kVersion = 1;
+constexpr uint32_t kVersion = 2;
+// Bounds a header may claim before anything is allocated.
+constexpr uint32_t kMaxLayers = 64;
+constexpr uint32_t kMaxMetadata = 4096;
 
 // The configuration as stored: fixed-width fields only.
-struct StoredConfig {
-  uint64_t input_dim, hidden_dim, output_dim;
-  uint32_t loss;
-  float output_sparsity;
-  uint64_t seed;
+struct StoredHeader {
+  uint64_t input_dim, seed, step;
+  uint32_t num_layers, num_metadata;
+};
+
+struct StoredLayer {
+  uint64_t width;
+  uint32_t activation;
+  float sparsity;
   uint32_t hash_kind, hash_k, hash_l, hash_bin_size;
   float srp_density;
+  uint32_t bucket_capacity;
   uint64_t hash_seed;
-  uint32_t bucket_capacity, replacement, range_bits, selection;
+  uint32_t replacement, range_bits, selection, rehash_every;
   uint64_t max_active, min_active;
-  uint32_t rehash_every;
   float rehash_growth;
-  uint32_t rehash_max_interval, redraw_every;
+  uint32_t rehash_max_interval, redraw_every, reserved;
 };
+
+static_assert(sizeof(StoredHeader) == 32 && sizeof(StoredLayer) == 96,
+              "stored structs must have no padding");
 
 // Calls f(stored field, config field) for every field: the one mapping
 // both directions use.
 template <class S, class C, class F>
 void ForEachField(S& s, C& c, F&& f) {
-  f(s.input_dim, c.input_dim);
-  f(s.hidden_dim, c.hidden_dim);
-  f(s.output_dim, c.output_dim);
-  f(s.loss, c.loss);
-  f(s.output_sparsity, c.output_sparsity);
-  f(s.seed, c.seed);
+  f(s.width, c.width);
+  f(s.activation, c.activation);
+  f(s.sparsity, c.sparsity);
   f(s.hash_kind, c.lsh.hash.kind);
   f(s.hash_k, c.lsh.hash.k);
   f(s.hash_l, c.lsh.hash.l);
@@ -61,28 +68,37 @@ void ForEachField(S& s, C& c, F&& f) {
   f(s.redraw_every, c.lsh.redraw_every);
 }
 
-StoredConfig Store(const ModelConfig& c) {
-  StoredConfig s{};
+StoredLayer Store(const LayerConfig& c) {
+  StoredLayer s{};
   ForEachField(s, c, [](auto& stored, const auto& field) {
     stored = static_cast<std::remove_reference_t<decltype(stored)>>(field);
   });
   return s;
 }
 
-ModelConfig Restore(const StoredConfig& s) {
-  ModelConfig c;
+LayerConfig Restore(const StoredLayer& s) {
+  LayerConfig c;
   ForEachField(s, c, [](const auto& stored, auto& field) {
     field = static_cast<std::remove_reference_t<decltype(field)>>(stored);
   });
   return c;
 }
 
-// Bytes of every block's payload for a configuration.
-uint64_t PayloadBytes(const StoredConfig& s, uint32_t flags) {
-  const uint64_t per_param =
-      s.input_dim * s.hidden_dim + s.hidden_dim + s.output_dim * s.hidden_dim +
-      s.output_dim;
-  return per_param * sizeof(float) * ((flags & kWithOptimizerState) ? 3 : 1);
+// Bytes of every layer's parameters (weights, and the Adam moments with
+// kWithOptimizerState); false when the sizes overflow 64 bits.
+bool PayloadBytes(uint64_t input_dim, const std::vector<StoredLayer>& layers,
+                  uint32_t flags, uint64_t* bytes) {
+  uint64_t floats = 0, in = input_dim;
+  for (const StoredLayer& l : layers) {
+    uint64_t block;
+    if (__builtin_mul_overflow(in + 1, l.width, &block) ||
+        __builtin_add_overflow(floats, block, &floats)) {
+      return false;
+    }
+    in = l.width;
+  }
+  const uint64_t copies = (flags & kWithOptimizerState) ? 3 : 1;
+  return !__builtin_mul_overflow(floats, copies * sizeof(float), bytes);
 }
 
 class Writer {
@@ -131,15 +147,33 @@ void SaveModel(const Model& model, const std::string& path, uint32_t flags) {
   w.Put(kMagic, sizeof(kMagic));
   w.Put(&kVersion, sizeof(kVersion));
   w.Put(&flags, sizeof(flags));
-  const StoredConfig sc = Store(model.config());
-  w.Put(&sc, sizeof(sc));
-  const ParamBlock* blocks[] = {&model.w_in(), &model.b_in(), &model.w_out(),
-                                &model.b_out()};
-  for (const ParamBlock* b : blocks) PutRows(w, b->w, *b);
+  const ModelConfig& mc = model.config();
+  const StoredHeader header{mc.input_dim, mc.seed, model.step(),
+                            uint32_t(mc.layers.size()),
+                            uint32_t(mc.metadata.size())};
+  w.Put(&header, sizeof(header));
+  for (size_t l = 0; l < model.num_layers(); ++l) {
+    const StoredLayer sl = Store(model.layer(l).config);
+    w.Put(&sl, sizeof(sl));
+  }
+  for (const auto& [key, value] : mc.metadata) {
+    for (const std::string* str : {&key, &value}) {
+      const uint32_t n = uint32_t(str->size());
+      w.Put(&n, sizeof(n));
+      w.Put(str->data(), n);
+    }
+  }
+  for (size_t l = 0; l < model.num_layers(); ++l) {
+    const Layer& layer = model.layer(l);
+    PutRows(w, layer.w.w, layer.w);
+    PutRows(w, layer.b.w, layer.b);
+  }
   if (flags & kWithOptimizerState) {
-    for (const ParamBlock* b : blocks) {
-      PutRows(w, b->m, *b);
-      PutRows(w, b->v, *b);
+    for (size_t l = 0; l < model.num_layers(); ++l) {
+      for (const ParamBlock* b : {&model.layer(l).w, &model.layer(l).b}) {
+        PutRows(w, b->m, *b);
+        PutRows(w, b->v, *b);
+      }
     }
   }
   const uint32_t crc = w.crc();
@@ -190,6 +224,113 @@ void GetRows(Reader& r, std::vector<float>& data, const ParamBlock& b,
 
 }  // namespace
 
+namespace {
+
+// Reads a model from `f` (`size` bytes in all); `name` labels errors.
+std::unique_ptr<Model> ReadModel(std::FILE* f, uint64_t size,
+                                 const std::string& name) {
+  Reader r(f, name);
+  uint64_t consumed = 0;
+  auto get = [&](void* p, size_t n, const char* what) {
+    r.Get(p, n, what);
+    consumed += n;
+  };
+  auto corrupt = [&](const std::string& what) {
+    return ModelFileError(name + ": corrupt or truncated (" + what + ")");
+  };
+  char magic[8];
+  get(magic, sizeof(magic), "the file signature");
+  if (std::memcmp(magic, kMagic, sizeof(magic)) != 0) {
+    throw ModelFileError(name + ": not a frugal model file (bad signature)");
+  }
+  uint32_t version = 0, flags = 0;
+  get(&version, sizeof(version), "the version");
+  if (version != kVersion) {
+    throw ModelFileError(name + ": model format version " +
+                         std::to_string(version) + ", this build reads " +
+                         std::to_string(kVersion));
+  }
+  get(&flags, sizeof(flags), "the flags");
+  if (flags & ~uint32_t{kWithOptimizerState}) {
+    throw ModelFileError(name + ": unknown flags " + std::to_string(flags));
+  }
+  StoredHeader header;
+  get(&header, sizeof(header), "the configuration");
+  // Refuse absurd or inconsistent sizes before allocating anything.
+  if (header.num_layers == 0 || header.num_layers > kMaxLayers ||
+      header.num_metadata > kMaxMetadata) {
+    throw corrupt(std::to_string(header.num_layers) + " layers, " +
+                  std::to_string(header.num_metadata) + " metadata entries");
+  }
+  if (consumed + uint64_t{header.num_layers} * sizeof(StoredLayer) > size) {
+    throw corrupt("the file ends inside the layer list");
+  }
+  std::vector<StoredLayer> stored(header.num_layers);
+  get(stored.data(), stored.size() * sizeof(StoredLayer), "the layers");
+  ModelConfig config;
+  config.input_dim = header.input_dim;
+  config.seed = header.seed;
+  for (const StoredLayer& sl : stored) {
+    if (sl.activation > 3 || sl.hash_kind > 2 || sl.replacement > 1 ||
+        sl.selection > 1) {
+      throw corrupt("unknown layer settings");
+    }
+    config.layers.push_back(Restore(sl));
+  }
+  for (uint32_t i = 0; i < header.num_metadata; ++i) {
+    std::string kv[2];
+    for (std::string& str : kv) {
+      uint32_t n = 0;
+      get(&n, sizeof(n), "the metadata");
+      if (n > size - consumed) throw corrupt("a metadata entry past the end");
+      str.resize(n);
+      get(str.data(), n, "the metadata");
+    }
+    config.metadata[kv[0]] = kv[1];
+  }
+  uint64_t payload = 0;
+  if (!PayloadBytes(header.input_dim, stored, flags, &payload) ||
+      consumed + payload + sizeof(uint32_t) != size) {
+    throw ModelFileError(name + ": corrupt or truncated (size " +
+                         std::to_string(size) +
+                         " bytes does not match its header)");
+  }
+  // Parameters left uninitialised: the file fills them, then the indexes
+  // are built from them.
+  std::unique_ptr<Model> model;
+  try {
+    model = std::make_unique<Model>(config, /*initialize=*/false);
+  } catch (const std::invalid_argument& e) {
+    throw corrupt(e.what());
+  }
+  model->set_step(header.step);
+  for (size_t l = 0; l < model->num_layers(); ++l) {
+    Layer& layer = model->layer(l);
+    GetRows(r, layer.w.w, layer.w, "the weights");
+    GetRows(r, layer.b.w, layer.b, "the weights");
+  }
+  if (flags & kWithOptimizerState) {
+    for (size_t l = 0; l < model->num_layers(); ++l) {
+      for (ParamBlock* b : {&model->layer(l).w, &model->layer(l).b}) {
+        GetRows(r, b->m, *b, "the optimizer state");
+        GetRows(r, b->v, *b, "the optimizer state");
+      }
+    }
+  }
+  const uint32_t computed = r.crc();
+  uint32_t crc = 0;
+  if (std::fread(&crc, 1, sizeof(crc), f) != sizeof(crc)) {
+    throw ModelFileError(name + ": truncated (no checksum)");
+  }
+  if (crc != computed) {
+    throw ModelFileError(name + ": checksum mismatch: the file is corrupt");
+  }
+  model->RebuildIndex();
+  return model;
+}
+
+}  // namespace
+
 std::unique_ptr<Model> LoadModel(const std::string& path) {
   std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(
       std::fopen(path.c_str(), "rb"), &std::fclose);
@@ -198,60 +339,16 @@ std::unique_ptr<Model> LoadModel(const std::string& path) {
   if (::fstat(::fileno(f.get()), &st) != 0) {
     throw ModelFileError(path + ": cannot stat: " + std::strerror(errno));
   }
-  Reader r(f.get(), path);
-  char magic[8];
-  r.Get(magic, sizeof(magic), "the file signature");
-  if (std::memcmp(magic, kMagic, sizeof(magic)) != 0) {
-    throw ModelFileError(path + ": not a frugal model file (bad signature)");
-  }
-  uint32_t version = 0, flags = 0;
-  r.Get(&version, sizeof(version), "the version");
-  if (version != kVersion) {
-    throw ModelFileError(path + ": model format version " +
-                         std::to_string(version) + ", this build reads " +
-                         std::to_string(kVersion));
-  }
-  r.Get(&flags, sizeof(flags), "the flags");
-  if (flags & ~uint32_t{kWithOptimizerState}) {
-    throw ModelFileError(path + ": unknown flags " + std::to_string(flags));
-  }
-  StoredConfig sc;
-  r.Get(&sc, sizeof(sc), "the configuration");
-  // Refuse absurd or inconsistent sizes before allocating anything.
-  const uint64_t header = sizeof(kMagic) + 2 * sizeof(uint32_t) + sizeof(sc);
-  const bool sane = sc.input_dim > 0 && sc.input_dim <= (uint64_t{1} << 31) &&
-                    sc.output_dim > 0 && sc.output_dim <= (uint64_t{1} << 31) &&
-                    sc.hidden_dim > 0 && sc.hidden_dim <= 65536 &&
-                    sc.loss <= 1 && sc.hash_kind <= 2 && sc.replacement <= 1 &&
-                    sc.selection <= 1;
-  if (!sane || header + PayloadBytes(sc, flags) + sizeof(uint32_t) !=
-                   uint64_t(st.st_size)) {
-    throw ModelFileError(path + ": corrupt or truncated (size " +
-                         std::to_string(st.st_size) +
-                         " bytes does not match its header)");
-  }
-  // Parameters left uninitialised: the file fills them, then the index is
-  // built from them.
-  auto model = std::make_unique<Model>(Restore(sc), /*initialize=*/false);
-  ParamBlock* blocks[] = {&model->w_in(), &model->b_in(), &model->w_out(),
-                          &model->b_out()};
-  for (ParamBlock* b : blocks) GetRows(r, b->w, *b, "the weights");
-  if (flags & kWithOptimizerState) {
-    for (ParamBlock* b : blocks) {
-      GetRows(r, b->m, *b, "the optimizer state");
-      GetRows(r, b->v, *b, "the optimizer state");
-    }
-  }
-  const uint32_t computed = r.crc();
-  uint32_t stored = 0;
-  if (std::fread(&stored, 1, sizeof(stored), f.get()) != sizeof(stored)) {
-    throw ModelFileError(path + ": truncated (no checksum)");
-  }
-  if (stored != computed) {
-    throw ModelFileError(path + ": checksum mismatch: the file is corrupt");
-  }
-  model->RebuildIndex();
-  return model;
+  return ReadModel(f.get(), uint64_t(st.st_size), path);
+}
+
+std::unique_ptr<Model> LoadModelFromMemory(const void* data, size_t size,
+                                           const std::string& name) {
+  if (size == 0) throw ModelFileError(name + ": empty");
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(
+      ::fmemopen(const_cast<void*>(data), size, "rb"), &std::fclose);
+  if (!f) throw ModelFileError(name + ": cannot read: " + std::strerror(errno));
+  return ReadModel(f.get(), size, name);
 }
 
 }  // namespace frugal::nn

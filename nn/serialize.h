@@ -2,9 +2,11 @@
 // written atomically (temporary file, fsync, rename, fsync of the directory),
 // so a crash never leaves a half-written file under the final name.
 //
-// Layout (little-endian): "FRUGALMD", u32 version, u32 flags, the model
-// configuration, then each parameter block's rows (weights, and the Adam
-// moments when kWithOptimizerState), then u32 CRC-32 of all preceding bytes.
+// Layout (little-endian): "FRUGALMD", u32 version (2), u32 flags, a header
+// (input dim, seed, Adam step, layer and metadata counts), one fixed-size
+// record per layer, the metadata as length-prefixed key/value strings, each
+// layer's weight and bias rows (then their Adam moments when
+// kWithOptimizerState), then u32 CRC-32 of all preceding bytes.
 #pragma once
 
 #include <memory>
@@ -33,5 +35,9 @@ void SaveModel(const Model& model, const std::string& path,
 // Verifies size and checksum before returning; the LSH index (if any) is
 // rebuilt from the loaded weights.
 std::unique_ptr<Model> LoadModel(const std::string& path);
+
+// The same from `size` bytes at `data`; `name` labels errors.
+std::unique_ptr<Model> LoadModelFromMemory(const void* data, size_t size,
+                                           const std::string& name);
 
 }  // namespace frugal::nn

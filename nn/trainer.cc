@@ -20,17 +20,15 @@ namespace frugal::nn {
 
 namespace {
 
-// Everything phase 1 leaves for phases 2 and 3, per sample of the batch.
+// Everything phase 1 leaves for phases 2 and 3, per sample of the batch:
+// every layer's active set, outputs and d loss / d pre-activation.
 struct SampleWork {
   uint32_t row = 0;
   double loss = 0;
-  std::vector<float> pre, hidden, dpre;
-  std::vector<uint32_t> active;
-  std::vector<float> dz;  // logits, then d loss / d logits
+  Model::Activations act;
 };
 
 struct WorkerScratch {
-  lsh::QueryScratch query;
   std::vector<float> dh;
   std::vector<uint32_t> labels;
 };
@@ -46,9 +44,9 @@ struct Trainer::Impl {
   tbb::task_arena arena;
   tbb::enumerable_thread_specific<WorkerScratch> scratch;
   std::vector<SampleWork> work;
-  std::vector<uint32_t> all_outputs;  // 0..output_dim-1 (dense active set)
-  std::vector<std::vector<uint32_t>> touched_out, touched_in;
-  std::vector<uint8_t> mark_out, mark_in;
+  // Per layer: the rows each thread touched this batch, and a mark per row.
+  std::vector<std::vector<std::vector<uint32_t>>> touched;
+  std::vector<std::vector<uint8_t>> mark;
   std::vector<uint32_t> order;
   std::mt19937_64 rng;
 };
@@ -66,73 +64,57 @@ Trainer::Trainer(Model& model, const TrainConfig& config)
   threads_ = config.threads ? config.threads
                             : size_t(tbb::info::default_concurrency());
   impl_ = std::make_unique<Impl>(threads_);
-  const ModelConfig& mc = model.config();
-  impl_->all_outputs.resize(mc.output_dim);
-  std::iota(impl_->all_outputs.begin(), impl_->all_outputs.end(), 0u);
-  impl_->touched_out.resize(threads_);
-  impl_->touched_in.resize(threads_);
-  impl_->mark_out.assign(mc.output_dim, 0);
-  impl_->mark_in.assign(mc.input_dim, 0);
+  const size_t layers = model.num_layers();
+  impl_->touched.assign(layers, std::vector<std::vector<uint32_t>>(threads_));
+  impl_->mark.resize(layers);
+  for (size_t l = 0; l < layers; ++l) {
+    impl_->mark[l].assign(model.layer(l).w.rows, 0);
+  }
   impl_->rng.seed(config.seed);
 }
 
 Trainer::~Trainer() = default;
 
+uint64_t Trainer::steps() const { return model_.step(); }
+
 namespace {
 
-// Phase 1 for one sample: forward pass, loss, and the gradients of the
-// logits (w.dz) and of the hidden pre-activation (w.dpre).
-void ForwardBackward(const Model& model, const SparseRow& x,
-                     const std::vector<uint32_t>& all_outputs,
-                     uint64_t pad_seed, WorkerScratch& s, SampleWork& w) {
-  const ModelConfig& mc = model.config();
-  const size_t h = mc.hidden_dim;
-  w.pre.resize(h);
-  w.hidden.resize(h);
-  w.dpre.resize(h);
-  model.Hidden(x, w.hidden.data(), w.pre.data());
-
-  // Active set; the labels' positions in it.
-  const bool dense = model.index() == nullptr;
-  if (dense) {
-    w.active = all_outputs;
-  } else {
-    model.index()->Query(w.hidden.data(), x.labels, pad_seed, s.query,
-                         w.active);
-  }
-  const size_t m = w.active.size();
-  w.dz.resize(m);
-  const ParamBlock& wo = model.w_out();
-  dispatch::RowGatherDot()(wo.w.data(), wo.stride, w.active.data(), m,
-                           w.hidden.data(), h, w.dz.data());
-  const std::vector<float>& bias = model.b_out().w;
-  for (size_t j = 0; j < m; ++j) w.dz[j] += bias[w.active[j]];
+// Phase 1 for one sample: forward pass, loss, and every layer's d loss /
+// d pre-activation over its active set (LayerState::delta).
+void ForwardBackward(const Model& model, const SparseRow& x, uint64_t pad_seed,
+                     WorkerScratch& s, SampleWork& w) {
+  model.Forward(x, Model::Mode::kTrain, pad_seed, w.act);
+  std::vector<Model::LayerState>& st = w.act.layers;
+  Model::LayerState& o = st.back();
+  const size_t m = o.m;
 
   // Positions of the distinct labels in the active set: their own index in a
-  // dense set; the first entries of a sparse one (the query puts forced ids
+  // dense set; the first entries of a sampled one (the query puts forced ids
   // first, duplicates merged, in order).
   s.labels.assign(x.labels.begin(), x.labels.end());
   std::sort(s.labels.begin(), s.labels.end());
   s.labels.erase(std::unique(s.labels.begin(), s.labels.end()),
                  s.labels.end());
   const size_t num_labels = s.labels.size();
-  if (!dense) {
+  if (o.active != model.all_neurons()) {
     for (size_t i = 0; i < num_labels; ++i) s.labels[i] = uint32_t(i);
   }
 
-  std::vector<float>& z = w.dz;
+  const std::vector<float>& z = o.pre;
+  std::vector<float>& dz = o.delta;
+  dz.resize(m);
   w.loss = 0;
-  if (mc.loss == OutputLoss::kSoftmax) {
+  if (model.output().config.activation == Activation::kSoftmax) {
     // Cross-entropy against the uniform distribution over the labels.
     if (num_labels == 0) {
-      std::fill(z.begin(), z.end(), 0.0f);
+      std::fill(dz.begin(), dz.end(), 0.0f);
     } else {
       double label_logits = 0;
       for (uint32_t p : s.labels) label_logits += z[p];
-      const float lse = dispatch::Softmax()(z.data(), z.data(), m);
+      const float lse = dispatch::Softmax()(z.data(), dz.data(), m);
       w.loss = double(lse) - label_logits / double(num_labels);
       const float t = 1.0f / float(num_labels);
-      for (uint32_t p : s.labels) z[p] -= t;
+      for (uint32_t p : s.labels) dz[p] -= t;
     }
   } else {
     // Binary cross-entropy: target 1 for labels, 0 for the other actives.
@@ -140,57 +122,75 @@ void ForwardBackward(const Model& model, const SparseRow& x,
     for (size_t j = 0; j < m; ++j) loss += Softplus(z[j]);
     for (uint32_t p : s.labels) loss -= z[p];
     w.loss = loss;
-    dispatch::Sigmoid()(z.data(), z.data(), m);
-    for (uint32_t p : s.labels) z[p] -= 1.0f;
+    dispatch::Sigmoid()(z.data(), dz.data(), m);
+    for (uint32_t p : s.labels) dz[p] -= 1.0f;
   }
 
-  // d loss / d hidden = sum_j dz_j W_out[active_j]; then through the ReLU.
-  s.dh.assign(h, 0.0f);
-  dispatch::RowAccumulate()(wo.w.data(), wo.stride, w.active.data(),
-                            w.dz.data(), m, s.dh.data(), h);
-  for (size_t d = 0; d < h; ++d) w.dpre[d] = w.pre[d] > 0 ? s.dh[d] : 0.0f;
+  // Down the layers: d loss / d out(l-1) = sum_j delta_j W_l[active_j], then
+  // through layer l-1's activation at its active neurons.
+  for (size_t l = st.size() - 1; l > 0; --l) {
+    const Layer& layer = model.layer(l);
+    const Model::LayerState& cur = st[l];
+    Model::LayerState& prev = st[l - 1];
+    s.dh.assign(layer.input_dim, 0.0f);
+    dispatch::RowAccumulate()(layer.w.w.data(), layer.w.stride, cur.active,
+                              cur.delta.data(), cur.m, s.dh.data(),
+                              layer.input_dim);
+    const bool relu = model.layer(l - 1).config.activation == Activation::kRelu;
+    prev.delta.resize(prev.m);
+    for (size_t j = 0; j < prev.m; ++j) {
+      const float d = s.dh[prev.active[j]];
+      prev.delta[j] = (!relu || prev.pre[j] > 0) ? d : 0.0f;
+    }
+  }
 }
 
-}  // namespace
-
-namespace {
+// Marks row r of a layer touched by thread-local list `touched`.
+inline void Touch(uint32_t r, std::vector<uint8_t>& mark,
+                  std::vector<uint32_t>& touched) {
+  if (!mark[r]) {
+    mark[r] = 1;
+    touched.push_back(r);
+  }
+}
 
 // Phase 2 for the rows owned by `t` of `T`: adds every sample's gradient
-// contributions, in sample order, and records the rows it touched.
+// contributions, layer by layer in sample order, and records the rows it
+// touched (touched[l][t]).
 void AccumulateOwned(Model& model, const SparseDataset& data,
                      const std::vector<SampleWork>& work, size_t count,
-                     size_t t, size_t T, std::vector<uint8_t>& mark_out,
-                     std::vector<uint8_t>& mark_in,
-                     std::vector<uint32_t>& touched_out,
-                     std::vector<uint32_t>& touched_in) {
-  const size_t h = model.config().hidden_dim;
-  ParamBlock& wo = model.w_out();
-  ParamBlock& bo = model.b_out();
-  ParamBlock& wi = model.w_in();
+                     size_t t, size_t T,
+                     std::vector<std::vector<uint8_t>>& mark,
+                     std::vector<std::vector<std::vector<uint32_t>>>& touched) {
   const auto axpy = dispatch::Axpy();
-  for (size_t i = 0; i < count; ++i) {
-    const SampleWork& w = work[i];
-    for (size_t j = 0; j < w.active.size(); ++j) {
-      const uint32_t r = w.active[j];
-      if (r % T != t) continue;
-      axpy(w.dz[j], w.hidden.data(), wo.g.data() + size_t{r} * wo.stride, h);
-      bo.g[r] += w.dz[j];
-      if (!mark_out[r]) {
-        mark_out[r] = 1;
-        touched_out.push_back(r);
+  for (size_t l = 0; l < model.num_layers(); ++l) {
+    Layer& layer = model.layer(l);
+    ParamBlock& W = layer.w;
+    ParamBlock& B = layer.b;
+    std::vector<uint32_t>& mine = touched[l][t];
+    for (size_t i = 0; i < count; ++i) {
+      const Model::LayerState& st = work[i].act.layers[l];
+      if (l == 0) {  // feature-major: row f gets x_f * delta
+        const SparseRow x = data.row(work[i].row);
+        for (size_t j = 0; j < x.idx.size(); ++j) {
+          const uint32_t f = x.idx[j];
+          if (f % T != t) continue;
+          axpy(x.val[j], st.delta.data(), W.g.data() + size_t{f} * W.stride,
+               W.cols);
+          Touch(f, mark[l], mine);
+        }
+        if (t == 0) axpy(1.0f, st.delta.data(), B.g.data(), B.cols);
+      } else {  // neuron-major: row r gets delta_r * previous output
+        const float* h = work[i].act.layers[l - 1].out.data();
+        for (size_t j = 0; j < st.m; ++j) {
+          const uint32_t r = st.active[j];
+          if (r % T != t) continue;
+          axpy(st.delta[j], h, W.g.data() + size_t{r} * W.stride, W.cols);
+          B.g[r] += st.delta[j];
+          Touch(r, mark[l], mine);
+        }
       }
     }
-    const SparseRow x = data.row(w.row);
-    for (size_t j = 0; j < x.idx.size(); ++j) {
-      const uint32_t f = x.idx[j];
-      if (f % T != t) continue;
-      axpy(x.val[j], w.dpre.data(), wi.g.data() + size_t{f} * wi.stride, h);
-      if (!mark_in[f]) {
-        mark_in[f] = 1;
-        touched_in.push_back(f);
-      }
-    }
-    if (t == 0) axpy(1.0f, w.dpre.data(), model.b_in().g.data(), h);
   }
 }
 
@@ -201,7 +201,9 @@ BatchStats Trainer::TrainBatch(const SparseDataset& data, const uint32_t* rows,
   Impl& im = *impl_;
   if (im.work.size() < count) im.work.resize(count);
   const size_t T = threads_;
-  const uint64_t step = ++step_;
+  const size_t num_layers = model_.num_layers();
+  const uint64_t step = model_.step() + 1;
+  model_.set_step(step);
   BatchStats stats;
   stats.samples = count;
 
@@ -220,15 +222,14 @@ BatchStats Trainer::TrainBatch(const SparseDataset& data, const uint32_t* rows,
           for (size_t i = r.begin(); i < r.end(); ++i) {
             SampleWork& w = im.work[i];
             w.row = rows[i];
-            ForwardBackward(model_, data.row(rows[i]), im.all_outputs,
+            ForwardBackward(model_, data.row(rows[i]),
                             step * 0x9e3779b97f4a7c15ull + i, s, w);
           }
         });
     lap(stats.forward_s);
     // Phase 2: per owned row.
     tbb::parallel_for(size_t{0}, T, [&](size_t t) {
-      AccumulateOwned(model_, data, im.work, count, t, T, im.mark_out,
-                      im.mark_in, im.touched_out[t], im.touched_in[t]);
+      AccumulateOwned(model_, data, im.work, count, t, T, im.mark, im.touched);
     });
     lap(stats.accumulate_s);
     // Phase 3: Adam on the touched rows.
@@ -243,40 +244,38 @@ BatchStats Trainer::TrainBatch(const SparseDataset& data, const uint32_t* rows,
     p_bias.decay = 0.0f;  // no weight decay on biases
     const auto adam_rows = dispatch::AdamRows();
     tbb::parallel_for(size_t{0}, T, [&](size_t t) {
-      ParamBlock& wo = model_.w_out();
-      ParamBlock& bo = model_.b_out();
-      ParamBlock& wi = model_.w_in();
-      const auto& to = im.touched_out[t];
-      const auto& ti = im.touched_in[t];
-      adam_rows(wo.w.data(), wo.m.data(), wo.v.data(), wo.g.data(), wo.stride,
-                to.data(), to.size(), wo.cols, p);
-      adam_rows(bo.w.data(), bo.m.data(), bo.v.data(), bo.g.data(), bo.stride,
-                to.data(), to.size(), 1, p_bias);
-      adam_rows(wi.w.data(), wi.m.data(), wi.v.data(), wi.g.data(), wi.stride,
-                ti.data(), ti.size(), wi.cols, p);
-      for (uint32_t r : to) im.mark_out[r] = 0;
-      for (uint32_t f : ti) im.mark_in[f] = 0;
-      if (t == 0) {
-        ParamBlock& bi = model_.b_in();
-        dispatch::AdamDense()(bi.w.data(), bi.m.data(), bi.v.data(),
-                              bi.g.data(), bi.cols, p_bias);
-        std::fill(bi.g.begin(), bi.g.end(), 0.0f);
+      for (size_t l = 0; l < num_layers; ++l) {
+        ParamBlock& W = model_.layer(l).w;
+        ParamBlock& B = model_.layer(l).b;
+        const std::vector<uint32_t>& to = im.touched[l][t];
+        adam_rows(W.w.data(), W.m.data(), W.v.data(), W.g.data(), W.stride,
+                  to.data(), to.size(), W.cols, p);
+        if (l > 0) {
+          adam_rows(B.w.data(), B.m.data(), B.v.data(), B.g.data(), B.stride,
+                    to.data(), to.size(), 1, p_bias);
+        } else if (t == 0) {
+          dispatch::AdamDense()(B.w.data(), B.m.data(), B.v.data(),
+                                B.g.data(), B.cols, p_bias);
+          std::fill(B.g.begin(), B.g.end(), 0.0f);
+        }
+        for (uint32_t r : to) im.mark[l][r] = 0;
       }
     });
     lap(stats.update_s);
-    if (lsh::NeuronIndex* index = model_.index()) {
-      for (size_t t = 0; t < T; ++t) index->MarkChanged(im.touched_out[t]);
-      index->OnBatchEnd(model_.w_out().W());
+    for (size_t l = 0; l < num_layers; ++l) {
+      Layer& layer = model_.layer(l);
+      if (!layer.sampled()) continue;
+      for (size_t t = 0; t < T; ++t) layer.index->MarkChanged(im.touched[l][t]);
+      layer.index->OnBatchEnd(layer.w.W());
     }
     lap(stats.index_s);
   });
-  for (size_t t = 0; t < T; ++t) {
-    im.touched_out[t].clear();
-    im.touched_in[t].clear();
+  for (auto& per_layer : im.touched) {
+    for (auto& list : per_layer) list.clear();
   }
   for (size_t i = 0; i < count; ++i) {
     stats.loss_sum += im.work[i].loss;
-    stats.active_sum += im.work[i].active.size();
+    stats.active_sum += im.work[i].act.layers.back().m;
   }
   return stats;
 }
@@ -284,19 +283,18 @@ BatchStats Trainer::TrainBatch(const SparseDataset& data, const uint32_t* rows,
 BatchStats Trainer::TrainEpoch(
     const SparseDataset& data, size_t total_steps,
     const std::function<void(const BatchStats&)>& on_batch) {
-  const ModelConfig& mc = model_.config();
-  if (data.num_features() > mc.input_dim || data.num_labels() > mc.output_dim) {
+  if (data.num_features() > model_.input_dim() ||
+      data.num_labels() > model_.output_dim()) {
     throw std::invalid_argument(
         "Trainer: data has " + std::to_string(data.num_features()) +
         " features and " + std::to_string(data.num_labels()) +
-        " labels; the model takes " + std::to_string(mc.input_dim) +
-        " features and " + std::to_string(mc.output_dim) + " labels");
+        " labels; the model takes " + std::to_string(model_.input_dim()) +
+        " features and " + std::to_string(model_.output_dim()) + " labels");
   }
   Impl& im = *impl_;
   im.order.resize(data.size());
   std::iota(im.order.begin(), im.order.end(), 0u);
   if (config_.shuffle) std::shuffle(im.order.begin(), im.order.end(), im.rng);
-  ++epoch_;
   BatchStats total;
   for (size_t b = 0; b < im.order.size(); b += config_.batch_size) {
     const size_t n = std::min(config_.batch_size, im.order.size() - b);
@@ -309,19 +307,19 @@ BatchStats Trainer::TrainEpoch(
 
 double Trainer::SampleGradient(const SparseRow& x) {
   Impl& im = *impl_;
-  SampleWork w;
-  WorkerScratch s;
-  ForwardBackward(model_, x, im.all_outputs, 0, s, w);
-  // Accumulate through the same phase-2 code with a one-row dataset.
-  SparseDataset one(model_.config().input_dim, model_.config().output_dim);
-  one.Add(x.idx, x.val, x.labels);
-  w.row = 0;
   std::vector<SampleWork> work(1);
-  work[0] = std::move(w);
-  std::vector<uint32_t> to, ti;
-  AccumulateOwned(model_, one, work, 1, 0, 1, im.mark_out, im.mark_in, to, ti);
-  for (uint32_t r : to) im.mark_out[r] = 0;
-  for (uint32_t f : ti) im.mark_in[f] = 0;
+  WorkerScratch s;
+  ForwardBackward(model_, x, 0, s, work[0]);
+  // Accumulate through the same phase-2 code with a one-row dataset.
+  SparseDataset one(model_.input_dim(), model_.output_dim());
+  one.Add(x.idx, x.val, x.labels);
+  work[0].row = 0;
+  std::vector<std::vector<std::vector<uint32_t>>> touched(
+      model_.num_layers(), std::vector<std::vector<uint32_t>>(1));
+  AccumulateOwned(model_, one, work, 1, 0, 1, im.mark, touched);
+  for (size_t l = 0; l < touched.size(); ++l) {
+    for (uint32_t r : touched[l][0]) im.mark[l][r] = 0;
+  }
   return work[0].loss;
 }
 
@@ -334,7 +332,7 @@ EvalResult Evaluate(const Model& model, const SparseDataset& data, bool exact,
       threads ? int(threads) : tbb::info::default_concurrency();
   tbb::task_arena arena(nthreads);
   struct Local {
-    Model::Scratch scratch;
+    Model::Activations scratch;
     std::vector<uint32_t> labels;
     std::vector<float> scores;
     double hits[6] = {0, 0, 0, 0, 0, 0};

@@ -1,12 +1,12 @@
 // Mini-batch training of a Model with Adam/AdamW on the rows a batch touched.
 //
 // A batch runs in three phases, each parallel over the worker threads:
-//  1. per sample: hidden layer, active set (LSH query with the sample's
-//     labels forced in, or every neuron when dense), logits, loss and the
-//     gradients of the logits and of the hidden pre-activation;
+//  1. per sample: the forward pass through every layer (a sampled layer's
+//     active set from its LSH index, the labels forced into the output's),
+//     the loss, and each layer's gradient over its active neurons;
 //  2. per parameter row: every thread owns the rows r with r % threads ==
 //     its id and adds the batch's contributions to them in sample order;
-//  3. per touched row: Adam, then the LSH index learns which neurons moved.
+//  3. per touched row: Adam, then the LSH indexes learn which neurons moved.
 // Phase 2's fixed order makes training bit-identical for any thread count.
 #pragma once
 
@@ -74,7 +74,8 @@ class Trainer {
   // active). For gradient checks; does not update weights.
   double SampleGradient(const SparseRow& x);
 
-  uint64_t steps() const { return step_; }
+  // Adam steps taken by the model (continues across a resumed checkpoint).
+  uint64_t steps() const;
   size_t threads() const { return threads_; }
 
  private:
@@ -82,8 +83,6 @@ class Trainer {
   Model& model_;
   TrainConfig config_;
   size_t threads_;
-  uint64_t step_ = 0;
-  uint64_t epoch_ = 0;
   std::unique_ptr<Impl> impl_;
 };
 

@@ -118,20 +118,35 @@ TEST(Reader, ReadsLibsvmAndInfersDimensions) {
 }
 
 // Central differences of the loss against the analytic gradient for every
-// parameter block, on a small dense model, for both losses. Tolerance:
-// relative 2e-2 or absolute 2e-4 (float forward pass, step 1e-2: the
-// truncation and rounding errors of a float central difference are ~1e-4).
+// parameter of every layer, on small dense models: two hidden layers (ReLU,
+// linear) with either output, and a linear model (no hidden layer).
+// Tolerance: relative 2e-2 or absolute 2e-4 (float forward pass, step 1e-2:
+// the truncation and rounding errors of a float central difference are
+// ~1e-4).
 TEST(Model, FiniteDifferenceGradientCheck) {
-  for (OutputLoss loss : {OutputLoss::kSoftmax, OutputLoss::kSigmoid}) {
+  struct Case {
+    std::vector<LayerConfig> layers;
+  };
+  const Case cases[] = {
+      {{{7, Activation::kRelu, 1, {}},
+        {5, Activation::kLinear, 1, {}},
+        {9, Activation::kSoftmax, 1, {}}}},
+      {{{7, Activation::kRelu, 1, {}},
+        {5, Activation::kRelu, 1, {}},
+        {9, Activation::kSigmoid, 1, {}}}},
+      {{{9, Activation::kSoftmax, 1, {}}}},
+  };
+  for (const Case& c : cases) {
     ModelConfig mc;
     mc.input_dim = 12;
-    mc.hidden_dim = 7;
-    mc.output_dim = 9;
-    mc.loss = loss;
+    mc.layers = c.layers;
     Model model(mc);
-    // Non-zero biases so every path is exercised.
-    for (float& b : model.b_in().w) b = 0.05f;
-    for (size_t j = 0; j < mc.output_dim; ++j) model.b_out().w[j] = 0.01f * j;
+    // Biases of both signs, so hidden pre-activations fall on both sides of
+    // 0 and every path (active and cut-off ReLUs, linear) is exercised.
+    for (size_t l = 0; l < model.num_layers(); ++l) {
+      std::vector<float>& b = model.layer(l).b.w;
+      for (size_t j = 0; j < b.size(); ++j) b[j] = (j % 2 ? -0.3f : 0.3f);
+    }
     TrainConfig tc;
     tc.threads = 1;
     Trainer trainer(model, tc);
@@ -140,19 +155,25 @@ TEST(Model, FiniteDifferenceGradientCheck) {
     const std::vector<uint32_t> labels = {2, 7};
     const SparseRow x{idx, val, labels};
     trainer.SampleGradient(x);
-    ParamBlock* blocks[] = {&model.w_in(), &model.b_in(), &model.w_out(),
-                            &model.b_out()};
+    std::vector<ParamBlock*> blocks;
+    for (size_t l = 0; l < model.num_layers(); ++l) {
+      blocks.push_back(&model.layer(l).w);
+      blocks.push_back(&model.layer(l).b);
+    }
     // The analytic gradients, before the probes below accumulate more.
     std::vector<std::vector<float>> grads;
     for (ParamBlock* p : blocks) grads.push_back(p->g);
-    const char* names[] = {"w_in", "b_in", "w_out", "b_out"};
-    int checked = 0;
-    for (int b = 0; b < 4; ++b) {
+    size_t checked = 0, expected = 0, in = mc.input_dim;
+    for (const LayerConfig& lc : mc.layers) {
+      expected += (in + 1) * lc.width;
+      in = lc.width;
+    }
+    for (size_t b = 0; b < blocks.size(); ++b) {
       ParamBlock& p = *blocks[b];
       for (size_t r = 0; r < p.rows; ++r) {
-        for (size_t c = 0; c < p.cols; ++c) {
-          float& w = p.w[r * p.stride + c];
-          const float analytic = grads[b][r * p.stride + c];
+        for (size_t col = 0; col < p.cols; ++col) {
+          float& w = p.w[r * p.stride + col];
+          const float analytic = grads[b][r * p.stride + col];
           const float saved = w, step = 1e-2f;
           w = saved + step;
           const double up = trainer.SampleGradient(x);
@@ -162,14 +183,52 @@ TEST(Model, FiniteDifferenceGradientCheck) {
           const double numeric = (up - down) / (2.0 * step);
           const double tol = std::max(2e-4, 2e-2 * std::fabs(numeric));
           EXPECT_NEAR(analytic, numeric, tol)
-              << names[b] << "[" << r << "][" << c << "] loss "
-              << int(loss);
+              << "layer " << b / 2 << (b % 2 ? " bias" : " weight") << "["
+              << r << "][" << col << "] of " << mc.layers.size() << " layers, "
+              << ActivationName(mc.output().activation);
           ++checked;
         }
       }
     }
-    EXPECT_EQ(checked, 12 * 7 + 7 + 9 * 7 + 9);
+    EXPECT_EQ(checked, expected);
   }
+}
+
+TEST(Model, InvalidConfigurationsAreRefused) {
+  auto refused = [](ModelConfig mc, const char* what) {
+    try {
+      Model m(mc);
+      ADD_FAILURE() << "accepted: " << what;
+    } catch (const std::invalid_argument& e) {
+      EXPECT_NE(std::string(e.what()).find("ModelConfig"), std::string::npos);
+    }
+  };
+  ModelConfig ok;
+  ok.input_dim = 10;
+  ok.layers = {{8, Activation::kRelu, 1, {}}, {5, Activation::kSoftmax, 1, {}}};
+  EXPECT_NO_THROW(Model m(ok));
+  ModelConfig c = ok;
+  c.layers.clear();
+  refused(c, "no layers");
+  c = ok;
+  c.layers.back().activation = Activation::kRelu;
+  refused(c, "a ReLU output");
+  c = ok;
+  c.layers.front().activation = Activation::kSigmoid;
+  refused(c, "a sigmoid hidden layer");
+  c = ok;
+  c.layers.front() = SampledLayer(8, 4, Activation::kRelu);
+  refused(c, "a sampled first layer");
+  c = ok;
+  c.layers.front().width = 0;
+  refused(c, "a zero width");
+  c = ok;
+  c.input_dim = size_t{1} << 31;
+  c.layers.front().width = 60000;
+  refused(c, "2^31 x 60000 parameters");
+  c = ok;
+  c.layers.back().sparsity = 0;
+  refused(c, "sparsity 0");
 }
 
 SparseDataset BibtexOrSkip(const std::string& file) {
@@ -180,18 +239,23 @@ SparseDataset BibtexOrSkip(const std::string& file) {
 }
 
 // Same seed: bit-identical weights with 1 and 2 threads (the per-row
-// accumulation order does not depend on the thread count), with a sparse
-// (LSH) output layer.
+// accumulation order does not depend on the thread count), with an
+// LSH-sampled hidden layer and output layer.
 TEST(Trainer, DeterministicAcrossThreadCounts) {
   const SparseDataset train = BibtexOrSkip("train.txt");
   if (train.size() == 0) GTEST_SKIP() << "bibtex data not found";
   std::vector<float> weights[2];
   for (size_t threads : {1, 2}) {
-    ModelConfig mc = AutoConfig(train.num_features(), train.num_labels(), 32);
-    mc.output_sparsity = 0.25f;
-    mc.lsh.hash.k = 2;
-    mc.lsh.hash.l = 8;
-    mc.lsh.max_active = mc.lsh.min_active = 40;
+    ModelConfig mc;
+    mc.input_dim = train.num_features();
+    LayerConfig hidden = SampledLayer(64, 24, Activation::kRelu);
+    LayerConfig out =
+        SampledLayer(train.num_labels(), 40, Activation::kSoftmax);
+    for (LayerConfig* lc : {&hidden, &out}) {
+      lc->lsh.hash.k = 2;
+      lc->lsh.hash.l = 8;
+    }
+    mc.layers = {{32, Activation::kRelu, 1, {}}, hidden, out};
     Model model(mc);
     TrainConfig tc;
     tc.threads = threads;
@@ -203,9 +267,12 @@ TEST(Trainer, DeterministicAcrossThreadCounts) {
       trainer.TrainBatch(train, rows.data() + b,
                          std::min<size_t>(128, rows.size() - b), 8);
     }
-    weights[threads - 1] = model.w_out().w;
-    weights[threads - 1].insert(weights[threads - 1].end(),
-                                model.w_in().w.begin(), model.w_in().w.end());
+    for (size_t l = 0; l < model.num_layers(); ++l) {
+      for (const ParamBlock* p : {&model.layer(l).w, &model.layer(l).b}) {
+        weights[threads - 1].insert(weights[threads - 1].end(), p->w.begin(),
+                                    p->w.end());
+      }
+    }
   }
   ASSERT_EQ(weights[0].size(), weights[1].size());
   EXPECT_EQ(0, std::memcmp(weights[0].data(), weights[1].data(),
@@ -238,15 +305,21 @@ TEST(EndToEnd, BibtexPrecision) {
 }
 
 TEST(Model, AutoConfigSparsity) {
-  EXPECT_EQ(AutoConfig(10, 159, 8).output_sparsity, 1.0f);  // dense
+  EXPECT_EQ(AutoConfig(10, 159, 8).output().sparsity, 1.0f);  // dense
+  EXPECT_EQ(AutoConfig(10, 159, 8).layers.size(), 2u);
   const ModelConfig forced = AutoConfig(10, 159, 8, 0.2f);  // 31 of 159
-  EXPECT_EQ(forced.lsh.max_active, 31u);
+  EXPECT_EQ(forced.output().lsh.max_active, 31u);
   EXPECT_EQ(Model(forced).active_size(), 31u);
   const ModelConfig wide = AutoConfig(10, 670091, 8);  // 0.5%
-  EXPECT_EQ(wide.lsh.max_active, 3350u);
-  EXPECT_EQ(wide.lsh.hash.k, 4u);
-  EXPECT_EQ(AutoConfig(10, 670091, 8, 1.0f).output_sparsity, 1.0f);
+  EXPECT_EQ(wide.output().lsh.max_active, 3350u);
+  EXPECT_EQ(wide.output().lsh.hash.k, 4u);
+  EXPECT_EQ(AutoConfig(10, 670091, 8, 1.0f).output().sparsity, 1.0f);
   EXPECT_THROW(AutoConfig(10, 159, 8, 1.5f), std::invalid_argument);
+  // No hidden layer: a linear model, always dense.
+  const ModelConfig linear = AutoConfig(10, 14, 0);
+  ASSERT_EQ(linear.layers.size(), 1u);
+  EXPECT_EQ(linear.output().width, 14u);
+  EXPECT_THROW(AutoConfig(10, 159, 0, 0.2f), std::invalid_argument);
 }
 
 // The generator has the Amazon-670K shape and is a pure function of the
@@ -275,34 +348,69 @@ TEST(Synthetic, ShapeAndDeterminism) {
   EXPECT_THROW(GenerateSynthetic(c, 0, 1), std::invalid_argument);
 }
 
+// Flattened weights of every layer.
+std::vector<float> AllWeights(const Model& m) {
+  std::vector<float> out;
+  for (size_t l = 0; l < m.num_layers(); ++l) {
+    for (const ParamBlock* p : {&m.layer(l).w, &m.layer(l).b}) {
+      out.insert(out.end(), p->w.begin(), p->w.end());
+      out.insert(out.end(), p->m.begin(), p->m.end());
+      out.insert(out.end(), p->v.begin(), p->v.end());
+    }
+  }
+  return out;
+}
+
+ModelConfig SmallConfig(size_t input, size_t hidden, size_t output) {
+  return AutoConfig(input, output, hidden, 1.0f);
+}
+
 TEST(ModelFile, SaveLoadRoundTripAndPredictionsMatch) {
-  ModelConfig mc = AutoConfig(50, 6000, 16);  // sparse output (> 4096)
+  ModelConfig mc = AutoConfig(50, 6000, 16);  // sampled output (> 4096)
+  mc.layers.insert(mc.layers.begin() + 1,
+                   SampledLayer(32, 12, Activation::kRelu));
+  mc.metadata["featurizer"] = std::string("text\0bigrams", 12);
+  mc.metadata[""] = "";
   Model model(mc);
+  model.set_step(1234);
+  for (size_t l = 0; l < model.num_layers(); ++l) {  // distinct moments
+    std::vector<float>& m = model.layer(l).w.m;
+    for (size_t i = 0; i < m.size(); ++i) m[i] = 1e-3f * float(i % 97);
+  }
   const std::string path = TempPath("model.bin");
   SaveModel(model, path, kWithOptimizerState);
   const auto loaded = LoadModel(path);
-  EXPECT_EQ(loaded->w_out().w, model.w_out().w);
-  EXPECT_EQ(loaded->w_in().w, model.w_in().w);
-  ASSERT_NE(loaded->index(), nullptr);
+  ASSERT_EQ(loaded->num_layers(), 3u);
+  EXPECT_EQ(AllWeights(*loaded), AllWeights(model));
+  EXPECT_EQ(loaded->config().metadata, mc.metadata);
+  EXPECT_EQ(loaded->step(), 1234u);
+  EXPECT_TRUE(loaded->layer(1).sampled());
+  EXPECT_TRUE(loaded->sparse_output());
+  // The same bytes from memory.
+  const std::string bytes = ReadFile(path);
+  const auto from_memory = LoadModelFromMemory(bytes.data(), bytes.size(), "mem");
+  EXPECT_EQ(AllWeights(*from_memory), AllWeights(model));
   const std::vector<uint32_t> idx = {3, 17};
   const std::vector<float> val = {1, 1};
   const SparseRow x{idx, val, {}};
-  Model::Scratch s1, s2;
-  std::vector<uint32_t> l1, l2;
-  std::vector<float> v1, v2;
-  model.Predict(x, 5, true, s1, l1, v1);
-  loaded->Predict(x, 5, true, s2, l2, v2);
-  EXPECT_EQ(l1, l2);
-  EXPECT_EQ(v1, v2);
+  for (bool exact : {true, false}) {
+    Model::Activations s1, s2;
+    std::vector<uint32_t> l1, l2;
+    std::vector<float> v1, v2;
+    model.Predict(x, 5, exact, s1, l1, v1);
+    loaded->Predict(x, 5, exact, s2, l2, v2);
+    EXPECT_EQ(l1, l2);
+    EXPECT_EQ(v1, v2);
+    EXPECT_EQ(l1.size(), 5u);
+  }
+  // Weights only: no moments, same predictions.
+  SaveModel(model, path);
+  EXPECT_EQ(LoadModel(path)->layer(0).w.w, model.layer(0).w.w);
   std::remove(path.c_str());
 }
 
 TEST(ModelFile, TruncatedOrCorruptFilesAreRefused) {
-  ModelConfig mc;
-  mc.input_dim = 30;
-  mc.hidden_dim = 8;
-  mc.output_dim = 20;
-  Model model(mc);
+  Model model(SmallConfig(30, 8, 20));
   const std::string path = TempPath("good.bin");
   SaveModel(model, path);
   const std::string bytes = ReadFile(path);
@@ -316,6 +424,8 @@ TEST(ModelFile, TruncatedOrCorruptFilesAreRefused) {
       EXPECT_NE(std::string(e.what()).find(bad), std::string::npos) << e.what();
     }
     std::remove(bad.c_str());
+    EXPECT_THROW(LoadModelFromMemory(data.data(), data.size(), why),
+                 ModelFileError);
   };
   expect_refused(bytes.substr(0, bytes.size() / 2), "truncated");
   expect_refused(bytes.substr(0, 10), "truncated header");
@@ -326,20 +436,25 @@ TEST(ModelFile, TruncatedOrCorruptFilesAreRefused) {
   std::string bad_magic = bytes;
   bad_magic[0] = 'X';
   expect_refused(bad_magic, "bad-signature");
-  // A header claiming a billion labels: refused by size, before allocating.
-  std::string huge = bytes;
-  const uint64_t billion = 1000000000ull;
-  std::memcpy(&huge[8 + 4 + 4 + 16], &billion, 8);  // output_dim
-  expect_refused(huge, "huge-header");
+  // Headers claiming a billion labels, 2^40 features, 2^31 layers or
+  // metadata entries: refused by size, before allocating.
+  const size_t header = 8 + 4 + 4, layers = header + 32;
+  auto patched = [&](size_t offset, const void* value, size_t n) {
+    std::string s = bytes;
+    std::memcpy(&s[offset], value, n);
+    return s;
+  };
+  const uint64_t billion = 1000000000ull, big = uint64_t{1} << 40;
+  const uint32_t many = 1u << 31;
+  expect_refused(patched(layers + 96, &billion, 8), "huge output");
+  expect_refused(patched(header, &big, 8), "huge input");
+  expect_refused(patched(header + 24, &many, 4), "many layers");
+  expect_refused(patched(header + 28, &many, 4), "much metadata");
   std::remove(path.c_str());
 }
 
 TEST(ModelFile, FailedSaveLeavesPreviousFileIntact) {
-  ModelConfig mc;
-  mc.input_dim = 10;
-  mc.hidden_dim = 4;
-  mc.output_dim = 5;
-  Model model(mc);
+  Model model(SmallConfig(10, 4, 5));
   const std::string path = TempPath("keep.bin");
   SaveModel(model, path);
   const std::string before = ReadFile(path);
