@@ -1,0 +1,343 @@
+// CSV reading and featurization (nn/data/): quoting, malformed input with
+// exact messages, tokenization, hashing stability, numeric buckets, labels.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "nn/data/csv.h"
+#include "nn/data/featurizer.h"
+
+namespace frugal::nn {
+namespace {
+
+// Writes `content` to a fresh file under the test temp dir; returns its path.
+std::string WriteFile(const std::string& name, const std::string& content) {
+  const std::string path = ::testing::TempDir() + "featurize_" + name;
+  std::ofstream(path, std::ios::binary) << content;
+  return path;
+}
+
+std::vector<std::vector<std::string>> ReadAll(CsvReader& r) {
+  std::vector<std::vector<std::string>> rows;
+  while (r.Next()) {
+    rows.emplace_back();
+    for (size_t i = 0; i < r.num_fields(); ++i) {
+      rows.back().emplace_back(r.field(i));
+    }
+  }
+  return rows;
+}
+
+std::string ErrorOf(const std::string& path, const CsvOptions& o) {
+  try {
+    CsvReader r(path, o);
+    ReadAll(r);
+  } catch (const DataError& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+TEST(Csv, QuotingPerRfc4180) {
+  const std::string path = WriteFile(
+      "quoting.csv",
+      "\xEF\xBB\xBFid,text,note\r\n"
+      "1,\"a, b\",\"say \"\"hi\"\"\"\r\n"
+      "\n"
+      "2,\"two\nlines\",\r\n"
+      "3,,\"\"\n");
+  CsvReader r(path, CsvOptions{});
+  ASSERT_EQ(r.header(), (std::vector<std::string>{"id", "text", "note"}));
+  EXPECT_EQ(r.ColumnIndex("note"), 2u);
+  EXPECT_EQ(r.ColumnIndex("1"), 1u);
+  std::vector<size_t> lines;
+  std::vector<std::vector<std::string>> rows;
+  while (r.Next()) {
+    lines.push_back(r.line());
+    rows.emplace_back();
+    for (size_t i = 0; i < r.num_fields(); ++i) rows.back().emplace_back(r.field(i));
+  }
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_EQ(rows[0], (std::vector<std::string>{"1", "a, b", "say \"hi\""}));
+  EXPECT_EQ(rows[1], (std::vector<std::string>{"2", "two\nlines", ""}));
+  EXPECT_EQ(rows[2], (std::vector<std::string>{"3", "", ""}));
+  EXPECT_EQ(lines, (std::vector<size_t>{2, 4, 6}));
+}
+
+TEST(Csv, RestOfLineInLastColumnAndTsv) {
+  CsvOptions o;
+  o.header = false;
+  o.num_columns = 2;
+  o.rest_in_last_column = true;
+  const std::string path =
+      WriteFile("rest.csv", "3,hello, world\tand \"quotes\"\n4,\"quoted, whole\"\n");
+  CsvReader r(path, o);
+  const auto rows = ReadAll(r);
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0][1], "hello, world\tand \"quotes\"");
+  EXPECT_EQ(rows[1][1], "quoted, whole");
+
+  CsvOptions t;
+  t.header = false;
+  t.delimiter = '\t';
+  t.quote = '\0';
+  CsvReader tr(WriteFile("t.tsv", "1\t\t\"x\"\n0\t5\t\n"), t);
+  const auto trows = ReadAll(tr);
+  ASSERT_EQ(trows.size(), 2u);
+  EXPECT_EQ(trows[0], (std::vector<std::string>{"1", "", "\"x\""}));
+  EXPECT_EQ(trows[1], (std::vector<std::string>{"0", "5", ""}));
+}
+
+TEST(Csv, MalformedInputNamesFileLineAndColumn) {
+  CsvOptions o;
+  const std::string unterminated = WriteFile("unterminated.csv", "a,b\n1,\"open\n2,3\n");
+  EXPECT_EQ(ErrorOf(unterminated, o),
+            unterminated + ":2: column 2: expected a closing quote for the "
+                           "field opened on line 2 (reached the end of the file)");
+  const std::string after = WriteFile("after.csv", "a,b\n\"x\"y,1\n");
+  EXPECT_EQ(ErrorOf(after, o),
+            after + ":2: column 1: expected the delimiter ',' or the end of "
+                    "the line after the closing quote");
+  const std::string stray = WriteFile("stray.csv", "a,b\n1,x\"y\n");
+  EXPECT_EQ(ErrorOf(stray, o),
+            stray + ":2: column 2: expected no quote inside an unquoted field "
+                    "(quote the whole field and double its quotes)");
+  const std::string few = WriteFile("few.csv", "a,b,c\n1,2,3\n4,5\n");
+  EXPECT_EQ(ErrorOf(few, o), few + ":3: column 3: expected 3 columns, found 2");
+  const std::string many = WriteFile("many.csv", "a,b\n1,2,3,4\n");
+  EXPECT_EQ(ErrorOf(many, o), many + ":2: column 3: expected 2 columns, found 4");
+  const std::string empty = WriteFile("empty.csv", "");
+  EXPECT_EQ(ErrorOf(empty, o), empty + ":1: expected a header line (empty file)");
+  EXPECT_EQ(ErrorOf("/nonexistent/x.csv", o),
+            "/nonexistent/x.csv: cannot open: No such file or directory");
+  CsvOptions small;
+  small.max_record_bytes = 8;
+  const std::string longline = WriteFile("long.csv", "a,b\n123456789,1\n");
+  EXPECT_EQ(ErrorOf(longline, small),
+            longline + ":2: expected a record of at most 8 bytes");
+
+  CsvReader named(few, o);
+  try {
+    named.ColumnIndex("d");
+    ADD_FAILURE() << "no error for a missing column";
+  } catch (const DataError& e) {
+    EXPECT_EQ(std::string(e.what()), few + ": no column 'd' (columns: a, b, c)");
+  }
+}
+
+TEST(Csv, SkipsAndCountsBadRows) {
+  CsvOptions o;
+  o.skip_bad_rows = true;
+  const std::string path =
+      WriteFile("skip.csv", "a,b\n1,2\n3\n\"x\"y,1\n5,6\n7,8,9\n");
+  CsvReader r(path, o);
+  const auto rows = ReadAll(r);
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[1], (std::vector<std::string>{"5", "6"}));
+  EXPECT_EQ(r.bad_rows(), 3u);
+  EXPECT_EQ(r.first_bad_row_error(),
+            path + ":3: column 2: expected 2 columns, found 1");
+}
+
+// Featurizes every record of a headerless one-text-column file.
+struct TextCase {
+  FeaturizerConfig config;
+  Featurizer f;
+  explicit TextCase(const std::vector<std::string>& texts, uint32_t ngrams = 2,
+                    uint32_t chars = 0) {
+    config.columns = {{"0", ColumnType::kTarget}, {"1", ColumnType::kText}};
+    config.num_features = 1u << 24;
+    config.word_ngrams = ngrams;
+    config.char_ngrams = chars;
+    std::string content;
+    for (const auto& t : texts) content += "x," + t + "\n";
+    CsvOptions o;
+    o.header = false;
+    o.num_columns = 2;
+    o.rest_in_last_column = true;
+    CsvReader r(WriteFile("text.csv", content), o);
+    f = Featurizer::Fit(config, r);
+  }
+  std::vector<uint32_t> Ids(const std::string& text) const {
+    const std::string_view fields[2] = {"x", text};
+    FeatureRow row;
+    f.Featurize(fields, 2, false, row);
+    return row.idx;
+  }
+};
+
+TEST(Featurizer, TokenizesWordsAndPunctuationCaseInsensitively) {
+  const TextCase t({"a"});
+  const auto ids = t.Ids("Hello, World!");
+  EXPECT_EQ(ids, t.Ids("hello ,world   !"));
+  // 4 unigrams (hello , world !) and 3 bigrams.
+  EXPECT_EQ(ids.size(), 7u);
+  EXPECT_TRUE(std::is_sorted(ids.begin(), ids.end()));
+  EXPECT_NE(ids, t.Ids("helloworld"));
+  // Same unigrams, different bigrams.
+  const TextCase u({"a"}, 1);
+  EXPECT_EQ(u.Ids("red fox"), u.Ids("fox red"));
+  EXPECT_NE(t.Ids("red fox"), t.Ids("fox red"));
+  EXPECT_EQ(u.Ids("red fox").size(), 2u);
+  // Character 3-grams of "<ab>": "<ab", "ab>", plus the word.
+  const TextCase c({"a"}, 1, 3);
+  EXPECT_EQ(c.Ids("ab").size(), 3u);
+  EXPECT_EQ(c.Ids("AB"), c.Ids("ab"));
+  // UTF-8 bytes belong to words: "café" is one token.
+  EXPECT_EQ(u.Ids("caf\xC3\xA9").size(), 1u);
+}
+
+TEST(Featurizer, RepeatedTokensMergeWithSummedValues) {
+  const TextCase t({"a"}, 1);
+  const std::string_view fields[2] = {"x", "the cat the the"};
+  FeatureRow row;
+  t.f.Featurize(fields, 2, false, row);
+  ASSERT_EQ(row.idx.size(), 2u);
+  std::vector<float> vals = row.val;
+  std::sort(vals.begin(), vals.end());
+  EXPECT_EQ(vals, (std::vector<float>{1.0f, 3.0f}));
+}
+
+TEST(Featurizer, HashingIsStable) {
+  // Model files depend on these values: a change here breaks saved models.
+  EXPECT_EQ(HashString("frugal", 1), HashString("FRUGAL", 1, true));
+  EXPECT_NE(HashString("frugal", 1), HashString("frugal", 2));
+  EXPECT_NE(HashString("a", 7), HashString(std::string_view("a\0", 2), 7));
+  EXPECT_EQ(HashString("frugal", 1), 3617648369u);
+  const TextCase t({"a"});
+  EXPECT_EQ(t.Ids("stable ids"),
+            (std::vector<uint32_t>{4959806, 11533021, 14032102}));
+}
+
+// A header "y,n,c1,c2" file: target, numeric, two categoricals.
+FeaturizerConfig TabularConfig() {
+  FeaturizerConfig c;
+  c.columns = {{"y", ColumnType::kTarget},
+               {"n", ColumnType::kNumeric},
+               {"c1", ColumnType::kCategorical},
+               {"c2", ColumnType::kCategorical}};
+  c.num_features = 1u << 24;
+  c.numeric_buckets = 4;
+  return c;
+}
+
+std::string TabularFile() {
+  std::string content = "y,n,c1,c2\n";
+  for (int i = 1; i <= 100; ++i) {
+    content += (i % 3 ? "yes," : "no,") + std::to_string(i) + ",a" +
+               std::to_string(i % 5) + ",b\n";
+  }
+  return WriteFile("tabular.csv", content);
+}
+
+std::vector<uint32_t> Ids(const Featurizer& f, std::vector<std::string_view> fields,
+                          std::vector<uint32_t>* labels = nullptr) {
+  FeatureRow row;
+  f.Featurize(fields.data(), fields.size(), labels != nullptr, row);
+  if (labels) *labels = row.labels;
+  return row.idx;
+}
+
+TEST(Featurizer, NumericQuantileBucketsCategoricalsAndLabels) {
+  CsvReader r(TabularFile(), CsvOptions{});
+  const Featurizer f = Featurizer::Fit(TabularConfig(), r);
+  ASSERT_EQ(f.num_labels(), 2u);
+  EXPECT_EQ(f.label_name(0), "no");
+  EXPECT_EQ(f.label_name(1), "yes");
+  // Quantile cut points of 1..100 in 4 buckets: 26, 51, 76.
+  auto numeric = [&](std::string_view v) { return Ids(f, {"", v, "a0", "b"}); };
+  EXPECT_EQ(numeric("10"), numeric("25.9"));
+  EXPECT_NE(numeric("10"), numeric("26"));
+  EXPECT_EQ(numeric("80"), numeric("1e6"));
+  EXPECT_NE(numeric(""), numeric("10"));
+  EXPECT_NE(numeric(""), numeric("80"));
+  EXPECT_EQ(numeric(" 10 "), numeric("10"));
+  EXPECT_EQ(numeric("1").size(), 3u);
+  EXPECT_NE(Ids(f, {"", "1", "a0", "b"}), Ids(f, {"", "1", "a1", "b"}));
+  std::vector<uint32_t> labels;
+  Ids(f, {"yes", "1", "a0", "b"}, &labels);
+  EXPECT_EQ(labels, (std::vector<uint32_t>{1}));
+  Ids(f, {"maybe", "1", "a0", "b"}, &labels);
+  EXPECT_TRUE(labels.empty());
+  try {
+    Ids(f, {"yes", "ten", "a0", "b"});
+    ADD_FAILURE() << "no error for a non-number";
+  } catch (const FieldError& e) {
+    EXPECT_EQ(e.column(), 1u);
+    EXPECT_EQ(std::string(e.what()), "a number, got 'ten'");
+  }
+}
+
+TEST(Featurizer, CrossesAddOneFeaturePerPair) {
+  FeaturizerConfig c = TabularConfig();
+  c.crosses = {{"c1", "c2"}};
+  CsvReader r(TabularFile(), CsvOptions{});
+  const Featurizer f = Featurizer::Fit(c, r);
+  EXPECT_EQ(Ids(f, {"", "1", "a0", "b"}).size(), 4u);
+  c.crosses = {{"c1", "n"}};
+  CsvReader r2(TabularFile(), CsvOptions{});
+  EXPECT_THROW(Featurizer::Fit(c, r2), DataError);
+}
+
+TEST(Featurizer, NonNumberInNumericColumnNamesLineAndColumn) {
+  const std::string path = WriteFile("badnum.csv", "y,n,c1,c2\n1,2,a,b\n0,x7,a,b\n");
+  CsvReader r(path, CsvOptions{});
+  try {
+    Featurizer::Fit(TabularConfig(), r);
+    ADD_FAILURE() << "no error";
+  } catch (const DataError& e) {
+    EXPECT_EQ(std::string(e.what()), path + ":3: column 2: expected a number, got 'x7'");
+  }
+  CsvOptions skip;
+  skip.skip_bad_rows = true;
+  CsvReader fit(path, skip);
+  const Featurizer f = Featurizer::Fit(TabularConfig(), fit);
+  CsvReader read(path, skip);
+  const SparseDataset d = f.ReadDataset(read);
+  EXPECT_EQ(d.size(), 1u);
+  EXPECT_EQ(read.bad_rows(), 1u);
+}
+
+TEST(Featurizer, IntegerLabelsSortNumericallyAndMultiLabelSplits) {
+  FeaturizerConfig c;
+  c.columns = {{"0", ColumnType::kTarget}, {"1", ColumnType::kText}};
+  c.label_delimiter = "|";
+  CsvOptions o;
+  o.header = false;
+  CsvReader r(WriteFile("labels.csv", "10|9,a\n2,b\n9 | 2,c\n"), o);
+  const Featurizer f = Featurizer::Fit(c, r);
+  ASSERT_EQ(f.num_labels(), 3u);
+  EXPECT_EQ(f.label_name(0), "2");
+  EXPECT_EQ(f.label_name(1), "9");
+  EXPECT_EQ(f.label_name(2), "10");
+  std::vector<uint32_t> labels;
+  Ids(f, {"10|2|10", "x"}, &labels);
+  EXPECT_EQ(labels, (std::vector<uint32_t>{2, 0}));
+}
+
+TEST(Featurizer, MetadataRoundTripGivesTheSameFeatures) {
+  FeaturizerConfig c = TabularConfig();
+  c.crosses = {{"c1", "c2"}};
+  CsvReader r(TabularFile(), CsvOptions{});
+  const Featurizer f = Featurizer::Fit(c, r);
+  const Featurizer g = Featurizer::FromMetadata(f.ToMetadata());
+  EXPECT_EQ(g.ToMetadata(), f.ToMetadata());
+  for (const char* v : {"", "3", "30", "99", "-4"}) {
+    EXPECT_EQ(Ids(f, {"", v, "a3", "b"}), Ids(g, {"", v, "a3", "b"})) << v;
+  }
+  EXPECT_EQ(g.label_name(1), "yes");
+  auto m = f.ToMetadata();
+  m.erase("featurizer.labels");
+  EXPECT_THROW(Featurizer::FromMetadata(m), std::invalid_argument);
+  m = f.ToMetadata();
+  m["featurizer.columns"] = "1:numeric,9:text";
+  EXPECT_THROW(Featurizer::FromMetadata(m), std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace frugal::nn
