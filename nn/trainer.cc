@@ -49,6 +49,7 @@ struct Trainer::Impl {
   std::vector<std::vector<uint8_t>> mark;
   std::vector<uint32_t> order;
   std::mt19937_64 rng;
+  ExchangeStats exchange;
 };
 
 Trainer::Trainer(Model& model, const TrainConfig& config)
@@ -76,6 +77,8 @@ Trainer::Trainer(Model& model, const TrainConfig& config)
 Trainer::~Trainer() = default;
 
 uint64_t Trainer::steps() const { return model_.step(); }
+
+const ExchangeStats& Trainer::last_exchange() const { return impl_->exchange; }
 
 namespace {
 
@@ -143,6 +146,14 @@ void ForwardBackward(const Model& model, const SparseRow& x, uint64_t pad_seed,
       prev.delta[j] = (!relu || prev.pre[j] > 0) ? d : 0.0f;
     }
   }
+}
+
+// One epoch's sample order: 0 .. rows-1, shuffled when `shuffle`.
+void DrawOrder(size_t rows, bool shuffle, std::mt19937_64& rng,
+               std::vector<uint32_t>& order) {
+  order.resize(rows);
+  std::iota(order.begin(), order.end(), 0u);
+  if (shuffle) std::shuffle(order.begin(), order.end(), rng);
 }
 
 // Marks row r of a layer touched by thread-local list `touched`.
@@ -232,6 +243,14 @@ BatchStats Trainer::TrainBatch(const SparseDataset& data, const uint32_t* rows,
       AccumulateOwned(model_, data, im.work, count, t, T, im.mark, im.touched);
     });
     lap(stats.accumulate_s);
+    // Between phases 2 and 3: sum the gradients over the ranks.
+    if (config_.comm != nullptr && config_.comm->size() > 1) {
+      ExchangeGradients(model_, *config_.comm, config_.exchange, im.touched,
+                        &im.exchange);
+      stats.exchange_bytes = im.exchange.bytes();
+      stats.exchange_dense_bytes = im.exchange.dense_bytes();
+      lap(stats.exchange_s);
+    }
     // Phase 3: Adam on the touched rows.
     float lr = config_.lr;
     if (config_.schedule == LrSchedule::kLinearDecay && total_steps > 0) {
@@ -282,7 +301,8 @@ BatchStats Trainer::TrainBatch(const SparseDataset& data, const uint32_t* rows,
 
 BatchStats Trainer::TrainEpoch(
     const SparseDataset& data, size_t total_steps,
-    const std::function<void(const BatchStats&)>& on_batch) {
+    const std::function<void(const BatchStats&)>& on_batch,
+    size_t first_batch) {
   if (data.num_features() > model_.input_dim() ||
       data.num_labels() > model_.output_dim()) {
     throw std::invalid_argument(
@@ -292,17 +312,23 @@ BatchStats Trainer::TrainEpoch(
         " features and " + std::to_string(model_.output_dim()) + " labels");
   }
   Impl& im = *impl_;
-  im.order.resize(data.size());
-  std::iota(im.order.begin(), im.order.end(), 0u);
-  if (config_.shuffle) std::shuffle(im.order.begin(), im.order.end(), im.rng);
+  DrawOrder(data.size(), config_.shuffle, im.rng, im.order);
   BatchStats total;
-  for (size_t b = 0; b < im.order.size(); b += config_.batch_size) {
+  for (size_t b = first_batch * config_.batch_size; b < im.order.size();
+       b += config_.batch_size) {
     const size_t n = std::min(config_.batch_size, im.order.size() - b);
     const BatchStats s = TrainBatch(data, im.order.data() + b, n, total_steps);
     total.Add(s);
     if (on_batch) on_batch(s);
   }
   return total;
+}
+
+void Trainer::SkipEpochs(size_t rows, size_t epochs) {
+  Impl& im = *impl_;
+  for (size_t e = 0; e < epochs; ++e) {
+    DrawOrder(rows, config_.shuffle, im.rng, im.order);
+  }
 }
 
 double Trainer::SampleGradient(const SparseRow& x) {

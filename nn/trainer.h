@@ -8,6 +8,8 @@
 //     its id and adds the batch's contributions to them in sample order;
 //  3. per touched row: Adam, then the LSH indexes learn which neurons moved.
 // Phase 2's fixed order makes training bit-identical for any thread count.
+// With a communicator of several ranks, gradients are summed over the ranks
+// between phases 2 and 3 (nn/data_parallel.h).
 #pragma once
 
 #include <cstddef>
@@ -15,6 +17,8 @@
 #include <functional>
 #include <vector>
 
+#include "dist/communicator.h"
+#include "nn/data_parallel.h"
 #include "nn/dataset.h"
 #include "nn/model.h"
 
@@ -31,6 +35,10 @@ struct TrainConfig {
   size_t threads = 0;  // 0: all cores
   uint64_t seed = 1;   // sample order
   bool shuffle = true;
+  // Data-parallel training: every batch's gradients are summed over comm's
+  // ranks before Adam. nullptr or a size-1 communicator: one process.
+  dist::Communicator* comm = nullptr;
+  ExchangePolicy exchange = ExchangePolicy::kAuto;
 };
 
 struct BatchStats {
@@ -40,6 +48,10 @@ struct BatchStats {
   // Wall seconds per phase: forward/backward per sample, gradient
   // accumulation per row, Adam, LSH index maintenance.
   double forward_s = 0, accumulate_s = 0, update_s = 0, index_s = 0;
+  // Data-parallel: wall seconds of the gradient exchange, bytes this rank
+  // sent, and what dense allreduces of every gradient would have sent.
+  double exchange_s = 0;
+  uint64_t exchange_bytes = 0, exchange_dense_bytes = 0;
 
   void Add(const BatchStats& b) {
     samples += b.samples;
@@ -49,6 +61,9 @@ struct BatchStats {
     accumulate_s += b.accumulate_s;
     update_s += b.update_s;
     index_s += b.index_s;
+    exchange_s += b.exchange_s;
+    exchange_bytes += b.exchange_bytes;
+    exchange_dense_bytes += b.exchange_dense_bytes;
   }
 };
 
@@ -60,10 +75,18 @@ class Trainer {
   // One pass over `data` in batches. `total_steps` (batches over the whole
   // run) drives the learning-rate schedule; `on_batch` is called after each
   // batch. Throws std::invalid_argument if data's dimensions exceed the
-  // model's.
+  // model's. Batches before `first_batch` are skipped (resuming mid-epoch).
   BatchStats TrainEpoch(const SparseDataset& data, size_t total_steps,
                         const std::function<void(const BatchStats&)>& on_batch =
-                            nullptr);
+                            nullptr,
+                        size_t first_batch = 0);
+
+  // Advances the sample order as `epochs` passes over `rows` samples would
+  // (resuming: the next TrainEpoch draws the order of epoch `epochs`).
+  void SkipEpochs(size_t rows, size_t epochs);
+
+  // Per layer, how the last batch's gradients crossed the ranks.
+  const ExchangeStats& last_exchange() const;
 
   // One batch of the given rows of `data`.
   BatchStats TrainBatch(const SparseDataset& data, const uint32_t* rows,
