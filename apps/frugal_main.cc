@@ -23,6 +23,7 @@
 #include <cmath>
 #include <map>
 
+#include "apps/text_command.h"
 #include "frugal.h"
 #include "nn/dataset.h"
 #include "nn/model.h"
@@ -703,6 +704,8 @@ constexpr Command kCommands[] = {
      "Defaults: 135,909 features, 670,091 labels, 100,000 train and 10,000\n"
      "test samples (see nn/synthetic.h for the generator).\n",
      RunGenerate},
+    {"text", "train, evaluate or predict with a classifier from raw CSV",
+     kTextUsage, RunText},
 };
 
 const Command* FindCommand(const std::string& name) {

@@ -284,6 +284,24 @@ TEST(Featurizer, CrossesAddOneFeaturePerPair) {
   EXPECT_THROW(Featurizer::Fit(c, r2), DataError);
 }
 
+TEST(Featurizer, RareCategoriesShareOneFeature) {
+  FeaturizerConfig c = TabularConfig();
+  c.min_category_count = 21;  // c1 = a0..a4, 20 times each: all rare
+  CsvReader r(TabularFile(), CsvOptions{});
+  const Featurizer f = Featurizer::Fit(c, r);
+  EXPECT_EQ(Ids(f, {"", "1", "a0", "b"}), Ids(f, {"", "1", "a1", "b"}));
+  EXPECT_EQ(Ids(f, {"", "1", "a0", "b"}), Ids(f, {"", "1", "never seen", "b"}));
+  // c2 = "b" 100 times: kept, unlike an unseen value.
+  EXPECT_NE(Ids(f, {"", "1", "a0", "b"}), Ids(f, {"", "1", "a0", "z"}));
+  const Featurizer g = Featurizer::FromMetadata(f.ToMetadata());
+  EXPECT_EQ(Ids(g, {"", "1", "a3", "b"}), Ids(f, {"", "1", "a3", "b"}));
+  EXPECT_EQ(Ids(g, {"", "1", "a3", "z"}), Ids(f, {"", "1", "a3", "z"}));
+  c.min_category_count = 20;  // now a0..a4 are kept
+  CsvReader r2(TabularFile(), CsvOptions{});
+  const Featurizer h = Featurizer::Fit(c, r2);
+  EXPECT_NE(Ids(h, {"", "1", "a0", "b"}), Ids(h, {"", "1", "a1", "b"}));
+}
+
 TEST(Featurizer, NonNumberInNumericColumnNamesLineAndColumn) {
   const std::string path = WriteFile("badnum.csv", "y,n,c1,c2\n1,2,a,b\n0,x7,a,b\n");
   CsvReader r(path, CsvOptions{});

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <random>
 #include <set>
+#include <unordered_map>
 
 #include "dispatch/registry.h"
 #include "kernels/hash_id.h"
@@ -61,6 +62,7 @@ std::string_view Trim(std::string_view s) {
 constexpr uint32_t kSeedNgram = 0x2545f491u;
 constexpr uint32_t kSeedChar = 0x9e3779b9u;
 constexpr uint32_t kSeedMissing = 0xffffffffu;
+constexpr uint32_t kSeedRare = 0xfffffffeu;
 
 // Parses a finite number; false if `s` is not one.
 bool ParseNumber(std::string_view s, double* out) {
@@ -216,6 +218,13 @@ void Featurizer::Resolve(const CsvReader& reader) {
   }
 }
 
+void Featurizer::SetSeeds() {
+  for (Column& c : columns_) c.seed = HashId(uint32_t(c.index), config_.seed);
+  for (size_t i = 0; i < crosses_.size(); ++i) {
+    crosses_[i].seed = HashId(uint32_t(i) + 0x10000u, config_.seed);
+  }
+}
+
 void Featurizer::Finish() {
   if (config_.num_features == 0) {
     throw std::invalid_argument("FeaturizerConfig: num_features must be positive");
@@ -226,10 +235,7 @@ void Featurizer::Finish() {
         "FeaturizerConfig: word_ngrams in [1, 8], char_ngrams <= 16, "
         "numeric_buckets > 0");
   }
-  for (Column& c : columns_) c.seed = HashId(uint32_t(c.index), config_.seed);
-  for (size_t i = 0; i < crosses_.size(); ++i) {
-    crosses_[i].seed = HashId(uint32_t(i) + 0x10000u, config_.seed);
-  }
+  SetSeeds();
   sorted_labels_.clear();
   for (size_t i = 0; i < labels_.size(); ++i) {
     sorted_labels_.emplace_back(labels_[i], uint32_t(i));
@@ -241,7 +247,10 @@ Featurizer Featurizer::Fit(const FeaturizerConfig& config, CsvReader& reader) {
   Featurizer f;
   f.config_ = config;
   f.Resolve(reader);
+  f.SetSeeds();
   std::set<std::string> labels;
+  const bool count_values = config.min_category_count > 1;
+  std::vector<std::unordered_map<uint32_t, uint32_t>> counts(f.columns_.size());
   // Numeric columns: a uniform sample of at most kSample values each.
   constexpr size_t kSample = 1 << 17;
   std::vector<std::vector<float>> samples(f.columns_.size());
@@ -270,6 +279,11 @@ Featurizer Featurizer::Fit(const FeaturizerConfig& config, CsvReader& reader) {
       }
     }
     if (bad) continue;
+    for (size_t i = 0; i < f.columns_.size() && count_values; ++i) {
+      const Column& c = f.columns_[i];
+      if (c.type != ColumnType::kCategorical) continue;
+      ++counts[i][HashString(Trim(reader.field(c.index)), c.seed)];
+    }
     const std::string_view t = reader.field(f.target_);
     if (config.label_delimiter.empty()) {
       const std::string_view l = Trim(t);
@@ -292,6 +306,10 @@ Featurizer Featurizer::Fit(const FeaturizerConfig& config, CsvReader& reader) {
               });
   }
   for (size_t i = 0; i < f.columns_.size(); ++i) {
+    for (const auto& [hash, count] : counts[i]) {
+      if (count >= config.min_category_count) f.columns_[i].kept.push_back(hash);
+    }
+    std::sort(f.columns_[i].kept.begin(), f.columns_[i].kept.end());
     std::vector<float>& s = samples[i];
     if (s.empty()) continue;
     std::sort(s.begin(), s.end());
@@ -315,6 +333,16 @@ int64_t Featurizer::LabelId(std::string_view label) const {
       });
   if (it == sorted_labels_.end() || it->first != label) return -1;
   return it->second;
+}
+
+uint32_t Featurizer::CategoryHash(std::string_view value,
+                                  const Column& c) const {
+  const uint32_t h = HashString(Trim(value), c.seed);
+  if (config_.min_category_count <= 1 ||
+      std::binary_search(c.kept.begin(), c.kept.end(), h)) {
+    return h;
+  }
+  return HashId(kSeedRare, c.seed);
 }
 
 uint32_t Featurizer::NumericBucket(std::string_view field, const Column& c,
@@ -405,7 +433,7 @@ void Featurizer::Featurize(const std::string_view* fields, size_t num_fields,
         AddText(f, c, out);
         break;
       case ColumnType::kCategorical:
-        out.column_hash[i] = HashString(Trim(f), c.seed);
+        out.column_hash[i] = CategoryHash(f, c);
         out.raw.push_back(out.column_hash[i]);
         out.raw_val.push_back(1.0f);
         break;
@@ -514,6 +542,15 @@ std::map<std::string, std::string> Featurizer::ToMetadata() const {
       }
       m[p + "boundaries." + std::to_string(c.index)] = b;
     }
+    if (config_.min_category_count > 1 && c.type == ColumnType::kCategorical) {
+      std::string k;
+      for (const uint32_t h : c.kept) {
+        char buf[16];
+        std::snprintf(buf, sizeof(buf), "%x", h);
+        k += (k.empty() ? "" : ",") + std::string(buf);
+      }
+      m[p + "kept." + std::to_string(c.index)] = k;
+    }
   }
   m[p + "columns"] = cols;
   std::string crosses;
@@ -534,6 +571,7 @@ std::map<std::string, std::string> Featurizer::ToMetadata() const {
   m[p + "binning"] =
       config_.binning == NumericBinning::kQuantile ? "quantile" : "log";
   m[p + "numeric_buckets"] = std::to_string(config_.numeric_buckets);
+  m[p + "min_category_count"] = std::to_string(config_.min_category_count);
   m[p + "label_delimiter"] = Escape(config_.label_delimiter);
   m[p + "seed"] = std::to_string(config_.seed);
   return m;
@@ -575,6 +613,7 @@ Featurizer Featurizer::FromMetadata(const std::map<std::string, std::string>& m)
   }
   c.binning = binning == "log" ? NumericBinning::kLog : NumericBinning::kQuantile;
   c.numeric_buckets = uint32_t(num("numeric_buckets"));
+  c.min_category_count = uint32_t(num("min_category_count"));
   c.label_delimiter = Unescape(get("label_delimiter"));
   c.seed = uint32_t(num("seed"));
   if (f.target_ >= f.num_columns_) {
@@ -603,6 +642,19 @@ Featurizer Featurizer::FromMetadata(const std::map<std::string, std::string>& m)
           throw std::invalid_argument("model metadata: bad boundary '" + v + "'");
         }
         col.boundaries.push_back(float(x));
+      }
+    }
+    const auto k = m.find(p + "kept." + parts[0]);
+    if (k != m.end()) {
+      for (const std::string& v : Split(k->second, ',')) {
+        if (v.empty() || v.size() > 8 ||
+            v.find_first_not_of("0123456789abcdef") != std::string::npos) {
+          throw std::invalid_argument("model metadata: bad value hash '" + v + "'");
+        }
+        col.kept.push_back(uint32_t(std::stoul(v, nullptr, 16)));
+      }
+      if (!std::is_sorted(col.kept.begin(), col.kept.end())) {
+        throw std::invalid_argument("model metadata: unsorted value hashes");
       }
     }
     c.columns.push_back({parts[0], col.type});

@@ -56,6 +56,9 @@ struct FeaturizerConfig {
   uint32_t char_ngrams = 0;  // 0: none; n: character n-grams of each word
   NumericBinning binning = NumericBinning::kQuantile;
   uint32_t numeric_buckets = 32;  // quantile buckets per numeric column
+  // Categorical values seen fewer times than this in training share one
+  // "rare" feature per column (1: every value is its own feature).
+  uint32_t min_category_count = 1;
   // Pairs of categorical column names whose values are crossed.
   std::vector<std::pair<std::string, std::string>> crosses;
   std::string label_delimiter;  // empty: one label per row
@@ -136,6 +139,7 @@ class Featurizer {
     ColumnType type = ColumnType::kIgnore;
     uint32_t seed = 0;              // per-column hash seed
     std::vector<float> boundaries;  // numeric quantile cut points, ascending
+    std::vector<uint32_t> kept;     // categorical: frequent value hashes, sorted
   };
   struct Cross {
     size_t a = 0, b = 0;  // positions in columns_
@@ -143,7 +147,9 @@ class Featurizer {
   };
 
   void Resolve(const CsvReader& reader);
+  void SetSeeds();
   void Finish();  // seeds, label map
+  uint32_t CategoryHash(std::string_view value, const Column& c) const;
   void AddText(std::string_view text, const Column& c, FeatureRow& out) const;
   uint32_t NumericBucket(std::string_view field, const Column& c,
                          size_t column) const;

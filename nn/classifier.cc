@@ -1,0 +1,273 @@
+#include "nn/classifier.h"
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <cmath>
+#include <numeric>
+#include <stdexcept>
+
+#include "kernels/hash_id.h"
+#include "nn/trainer.h"
+
+namespace frugal::nn {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double Since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+// Labels whose probabilities Predict normalizes over.
+constexpr size_t kScoredLabels = 64;
+
+// Uniform weights in [-scale, scale) from the id hash: fast enough for the
+// tens of millions of input weights of a hashed feature space (the normal
+// draws of ParamBlock::Init take ~1 s for 2^18 x 64).
+void FillUniform(ParamBlock& p, float scale, uint32_t seed) {
+  for (size_t r = 0; r < p.rows; ++r) {
+    float* row = p.w.data() + r * p.stride;
+    for (size_t c = 0; c < p.cols; ++c) {
+      const uint32_t h = HashId(uint32_t(r * p.cols + c), seed);
+      row[c] = scale * (float(h) * (2.0f / 4294967296.0f) - 1.0f);
+    }
+  }
+}
+
+std::map<std::string, std::string> CsvMetadata(const CsvOptions& o) {
+  return {{"csv.delimiter", std::to_string(uint8_t(o.delimiter))},
+          {"csv.quote", std::to_string(uint8_t(o.quote))},
+          {"csv.header", o.header ? "1" : "0"},
+          {"csv.rest_in_last_column", o.rest_in_last_column ? "1" : "0"}};
+}
+
+CsvOptions CsvFromMetadata(const std::map<std::string, std::string>& m) {
+  auto get = [&](const char* key) -> int {
+    const auto it = m.find(key);
+    if (it == m.end() || it->second.empty() || it->second.size() > 3 ||
+        it->second.find_first_not_of("0123456789") != std::string::npos ||
+        std::stoi(it->second) > 255) {
+      throw std::invalid_argument(std::string("model metadata: missing or bad ") +
+                                  key);
+    }
+    return std::stoi(it->second);
+  };
+  CsvOptions o;
+  o.delimiter = char(get("csv.delimiter"));
+  o.quote = char(get("csv.quote"));
+  o.header = get("csv.header") != 0;
+  o.rest_in_last_column = get("csv.rest_in_last_column") != 0;
+  return o;
+}
+
+}  // namespace
+
+void ChooseSettings(size_t samples, size_t nonzeros, size_t labels,
+                    const ClassifierOptions& o, TrainReport* r) {
+  // Two regimes, measured on dbpedia14k (text: ~100 features per row) and
+  // criteo10k (tabular: 39 per row); see bench/RESULTS.md. Many features per
+  // row average out noise, so large batches and a high learning rate train
+  // fast; few features per row want small batches, a low rate and a small
+  // initial embedding (values unseen in training stay near 0).
+  const double per_row = double(nonzeros) / double(std::max<size_t>(1, samples));
+  const bool wide_rows = per_row >= 64;
+  const size_t hidden = labels > 4096 ? 256 : labels > 64 ? 128
+                        : wide_rows   ? 64  : 32;
+  r->hidden = o.linear ? 0 : o.hidden ? o.hidden : hidden;
+  r->batch = o.batch ? o.batch
+                     : std::min<size_t>(wide_rows ? 1024 : 256,
+                                        std::max<size_t>(32, samples / 8));
+  r->lr = o.lr > 0 ? o.lr : wide_rows ? 0.006f : 0.001f;
+  // About 40,000 samples seen in all, 2 to 20 passes.
+  r->epochs = o.epochs ? o.epochs
+                       : std::clamp<size_t>((40000 + samples - 1) / samples, 2, 20);
+  // Uniform weights in +-init_scale * sqrt(3 / features per row) for the
+  // layer reading the sparse input.
+  r->init_scale = wide_rows ? 0.1f : 0.01f;
+}
+
+std::unique_ptr<Classifier> Classifier::Train(
+    const std::string& train_path, const ClassifierOptions& options,
+    TrainReport* report, const std::function<void(size_t, double)>& on_epoch) {
+  TrainReport r;
+  const auto start = Clock::now();
+  Featurizer featurizer;
+  SparseDataset data;
+  {
+    CsvReader fit_reader(train_path, options.csv);
+    featurizer = Featurizer::Fit(options.features, fit_reader);
+    CsvReader reader(train_path, options.csv);
+    data = featurizer.ReadDataset(reader);
+    r.bad_rows = reader.bad_rows();
+  }
+  if (data.size() == 0) {
+    throw DataError(train_path + ": expected at least one training row");
+  }
+  r.featurize_seconds = Since(start);
+  r.samples = data.size();
+  r.features = data.num_features();
+  r.labels = data.num_labels();
+  ChooseSettings(r.samples, data.nonzeros(), r.labels, options, &r);
+  if (report) *report = r;  // visible to on_epoch
+
+  ModelConfig mc = AutoConfig(r.features, r.labels, r.hidden, 0);
+  mc.seed = options.seed;
+  mc.metadata = featurizer.ToMetadata();
+  for (const auto& [k, v] : CsvMetadata(options.csv)) mc.metadata[k] = v;
+  auto model = std::make_unique<Model>(mc, /*initialize=*/false);
+  // Layer 0 reads ~nnz features per row: scale its weights to that, not to
+  // the hashed dimension (which would make them vanishingly small).
+  const double nnz = double(data.nonzeros()) / double(data.size());
+  for (size_t l = 0; l < model->num_layers(); ++l) {
+    Layer& layer = model->layer(l);
+    const float scale =
+        l == 0 ? r.init_scale * std::sqrt(3.0f / float(std::max(1.0, nnz)))
+               : std::sqrt(6.0f / float(layer.w.rows + layer.w.cols));
+    FillUniform(layer.w, scale, uint32_t(options.seed) + uint32_t(l));
+  }
+  model->RebuildIndex();
+  TrainConfig tc;
+  tc.batch_size = r.batch;
+  tc.lr = r.lr;
+  tc.threads = options.threads;
+  tc.seed = options.seed;
+  tc.schedule = LrSchedule::kLinearDecay;
+  Trainer trainer(*model, tc);
+  const size_t batches = (data.size() + tc.batch_size - 1) / tc.batch_size;
+  const auto train_start = Clock::now();
+  for (size_t e = 1; e <= r.epochs; ++e) {
+    const BatchStats s = trainer.TrainEpoch(data, r.epochs * batches);
+    r.final_loss = s.loss_sum / double(std::max<size_t>(1, s.samples));
+    if (on_epoch) on_epoch(e, r.final_loss);
+  }
+  r.train_seconds = Since(train_start);
+  if (report) *report = r;
+  return std::unique_ptr<Classifier>(
+      new Classifier(std::move(featurizer), options.csv, std::move(model)));
+}
+
+void Classifier::Save(const std::string& path) const {
+  SaveModel(*model_, path);
+}
+
+std::unique_ptr<Classifier> Classifier::Load(const std::string& path) {
+  std::unique_ptr<Model> model = LoadModel(path);
+  const auto& m = model->config().metadata;
+  Featurizer f = Featurizer::FromMetadata(m);
+  CsvOptions csv = CsvFromMetadata(m);
+  csv.num_columns = f.num_columns();
+  if (f.num_labels() != model->output_dim()) {
+    throw std::invalid_argument(path + ": the model has " +
+                                std::to_string(model->output_dim()) +
+                                " outputs for " +
+                                std::to_string(f.num_labels()) + " labels");
+  }
+  return std::unique_ptr<Classifier>(
+      new Classifier(std::move(f), csv, std::move(model)));
+}
+
+void Classifier::Scores(const std::string_view* fields, size_t num_fields,
+                        Scratch& s) const {
+  featurizer_.Featurize(fields, num_fields, false, s.row);
+  const size_t k = std::min(featurizer_.num_labels(), kScoredLabels);
+  model_->Predict(s.row.row(), k, !model_->sparse_output(), s.model, s.labels,
+                  s.scores);
+  // Softmax over the scored labels, in place (scores are best first).
+  if (s.scores.empty()) return;
+  const float top = s.scores[0];
+  float sum = 0;
+  for (float& v : s.scores) sum += (v = std::exp(v - top));
+  for (float& v : s.scores) v /= sum;
+}
+
+Prediction Classifier::Predict(const std::string_view* fields,
+                               size_t num_fields, Scratch& s) const {
+  Scores(fields, num_fields, s);
+  if (s.labels.empty()) return {};
+  return {s.labels[0], s.scores[0]};
+}
+
+float Classifier::PositiveProbability(const std::string_view* fields,
+                                      size_t num_fields, Scratch& s) const {
+  Scores(fields, num_fields, s);
+  for (size_t i = 0; i < s.labels.size(); ++i) {
+    if (s.labels[i] == 1) return s.scores[i];
+  }
+  return 0.0f;
+}
+
+ClassifierMetrics Classifier::Evaluate(const std::string& path,
+                                       const CsvOptions& csv) const {
+  const auto start = Clock::now();
+  CsvReader reader(path, csv);
+  const bool binary = featurizer_.num_labels() == 2;
+  Scratch s;
+  FeatureRow truth;
+  std::vector<std::string_view> fields;
+  std::vector<float> scores;
+  std::vector<uint8_t> positive;
+  ClassifierMetrics m;
+  size_t correct = 0;
+  while (reader.Next()) {
+    fields.resize(reader.num_fields());
+    for (size_t i = 0; i < fields.size(); ++i) fields[i] = reader.field(i);
+    try {
+      featurizer_.Featurize(fields.data(), fields.size(), true, truth);
+      Scores(fields.data(), fields.size(), s);
+    } catch (const FieldError& e) {
+      reader.Reject(e.column(), e.what());
+      continue;
+    }
+    ++m.samples;
+    if (!s.labels.empty() &&
+        std::find(truth.labels.begin(), truth.labels.end(), s.labels[0]) !=
+            truth.labels.end()) {
+      ++correct;
+    }
+    if (binary) {
+      float p = 0;
+      for (size_t i = 0; i < s.labels.size(); ++i) {
+        if (s.labels[i] == 1) p = s.scores[i];
+      }
+      scores.push_back(p);
+      positive.push_back(std::find(truth.labels.begin(), truth.labels.end(),
+                                   1u) != truth.labels.end());
+    }
+  }
+  m.bad_rows = reader.bad_rows();
+  m.accuracy = m.samples ? double(correct) / double(m.samples) : 0.0;
+  if (binary) m.roc_auc = RocAuc(scores, positive);
+  m.seconds = Since(start);
+  return m;
+}
+
+double RocAuc(const std::vector<float>& scores,
+              const std::vector<uint8_t>& positive) {
+  const size_t n = scores.size();
+  std::vector<uint32_t> order(n);
+  std::iota(order.begin(), order.end(), 0u);
+  std::sort(order.begin(), order.end(),
+            [&](uint32_t a, uint32_t b) { return scores[a] < scores[b]; });
+  // Mann-Whitney U: sum of the positives' ranks (ties get the mean rank).
+  double rank_sum = 0;
+  size_t pos = 0;
+  for (size_t i = 0; i < n;) {
+    size_t j = i;
+    while (j < n && scores[order[j]] == scores[order[i]]) ++j;
+    const double mean_rank = 0.5 * double(i + 1 + j);
+    for (size_t t = i; t < j; ++t) {
+      if (positive[order[t]]) {
+        rank_sum += mean_rank;
+        ++pos;
+      }
+    }
+    i = j;
+  }
+  const size_t neg = n - pos;
+  if (pos == 0 || neg == 0) return -1;
+  return (rank_sum - 0.5 * double(pos) * double(pos + 1)) /
+         (double(pos) * double(neg));
+}
+
+}  // namespace frugal::nn

@@ -1,0 +1,135 @@
+// A classifier trained from raw CSV: a Featurizer (text, categorical and
+// numeric columns -> hashed sparse features) in front of a Model (sparse
+// input, one ReLU hidden layer or none, softmax output), with the network's
+// shape and the training schedule chosen from the data. Model files carry
+// the featurizer's settings and the CSV dialect in the model's metadata.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "nn/data/csv.h"
+#include "nn/data/featurizer.h"
+#include "nn/dataset.h"
+#include "nn/model.h"
+#include "nn/serialize.h"
+
+namespace frugal::nn {
+
+struct ClassifierOptions {
+  FeaturizerConfig features;
+  CsvOptions csv;
+  // No hidden layer: multinomial logistic regression on the same features.
+  bool linear = false;
+  // 0 selects automatically from the data (see ChooseSettings).
+  size_t hidden = 0;
+  size_t epochs = 0;
+  size_t batch = 0;
+  float lr = 0;
+  size_t threads = 0;  // 0: all cores
+  uint64_t seed = 1;
+};
+
+// The automatic choices for `samples` training rows with `nonzeros` features
+// in all and `labels` labels: hidden width, epochs, batch size, learning
+// rate (for the fields of `options` that are 0) and the input layer's
+// initial scale, filled into *report.
+struct TrainReport;
+void ChooseSettings(size_t samples, size_t nonzeros, size_t labels,
+                    const ClassifierOptions& options, TrainReport* report);
+
+// What training chose and how it went.
+struct TrainReport {
+  size_t samples = 0, features = 0, labels = 0, bad_rows = 0;
+  size_t hidden = 0, epochs = 0, batch = 0;  // hidden 0: linear
+  float lr = 0;
+  float init_scale = 0;  // input-layer weights, relative to 1/sqrt(nnz)
+  double featurize_seconds = 0, train_seconds = 0;
+  double final_loss = 0;  // mean over the last epoch
+};
+
+struct ClassifierMetrics {
+  size_t samples = 0;
+  size_t bad_rows = 0;
+  double accuracy = 0;  // top-1 label among the row's labels
+  double roc_auc = -1;  // binary targets only; -1 otherwise
+  double seconds = 0;
+};
+
+// One prediction: the best label's id and its probability.
+struct Prediction {
+  uint32_t label = 0;
+  float score = 0;
+};
+
+class Classifier {
+ public:
+  // Reads `train_path` twice (fit the featurizer, then featurize) and
+  // trains. Throws DataError on malformed input (unless options.csv skips
+  // bad rows) and std::invalid_argument on bad options. `on_epoch` is called
+  // after each epoch with the epoch (1-based) and its mean loss.
+  static std::unique_ptr<Classifier> Train(
+      const std::string& train_path, const ClassifierOptions& options,
+      TrainReport* report = nullptr,
+      const std::function<void(size_t, double)>& on_epoch = nullptr);
+
+  // Accuracy (and ROC-AUC with two labels, the second label positive) on a
+  // labelled file laid out like the training file.
+  // Malformed rows throw DataError, or with csv.skip_bad_rows are counted.
+  ClassifierMetrics Evaluate(const std::string& path,
+                             const CsvOptions& csv) const;
+
+  // Per-thread buffers: Predict allocates nothing once they have grown.
+  struct Scratch {
+    FeatureRow row;
+    Model::Activations model;
+    std::vector<uint32_t> labels;
+    std::vector<float> scores;
+  };
+
+  // The best label of one record (num_fields fields, laid out like the
+  // training file; the target field is not read). The score is the softmax
+  // probability among the 64 best labels. Throws FieldError on a bad field.
+  Prediction Predict(const std::string_view* fields, size_t num_fields,
+                     Scratch& scratch) const;
+  // Probability of the positive (second) label of a binary target.
+  float PositiveProbability(const std::string_view* fields, size_t num_fields,
+                            Scratch& scratch) const;
+
+  // Saves the model with the featurizer and CSV settings in its metadata
+  // (atomically; see nn/serialize.h).
+  void Save(const std::string& path) const;
+  // Throws ModelFileError for an unreadable file and std::invalid_argument
+  // for a model without classifier metadata.
+  static std::unique_ptr<Classifier> Load(const std::string& path);
+
+  // The CSV dialect of the training file (header, delimiter, quoting).
+  const CsvOptions& csv() const { return csv_; }
+  const Featurizer& featurizer() const { return featurizer_; }
+  const Model& model() const { return *model_; }
+  const std::string& label_name(uint32_t id) const {
+    return featurizer_.label_name(id);
+  }
+
+ private:
+  Classifier(Featurizer f, CsvOptions csv, std::unique_ptr<Model> m)
+      : featurizer_(std::move(f)), csv_(csv), model_(std::move(m)) {}
+  void Scores(const std::string_view* fields, size_t num_fields,
+              Scratch& scratch) const;
+
+  Featurizer featurizer_;
+  CsvOptions csv_;
+  std::unique_ptr<Model> model_;
+};
+
+// Area under the ROC curve of `scores` against binary `positive`; ties
+// count half. -1 when one class is absent.
+double RocAuc(const std::vector<float>& scores,
+              const std::vector<uint8_t>& positive);
+
+}  // namespace frugal::nn
