@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <limits>
 #include <numeric>
 #include <random>
 #include <stdexcept>
@@ -349,52 +350,64 @@ double Trainer::SampleGradient(const SparseRow& x) {
   return work[0].loss;
 }
 
-EvalResult Evaluate(const Model& model, const SparseDataset& data, bool exact,
-                    size_t threads) {
-  const auto start = std::chrono::steady_clock::now();
-  EvalResult out;
-  out.samples = data.size();
+void PredictBatch(const Model& model, size_t n,
+                  const std::function<SparseRow(size_t)>& row, size_t k,
+                  bool exact, size_t threads, uint32_t* labels,
+                  float* scores) {
   const int nthreads =
       threads ? int(threads) : tbb::info::default_concurrency();
   tbb::task_arena arena(nthreads);
   struct Local {
-    Model::Activations scratch;
+    Model::Activations act;
     std::vector<uint32_t> labels;
     std::vector<float> scores;
-    double hits[6] = {0, 0, 0, 0, 0, 0};
-    double recall5 = 0;
   };
   tbb::enumerable_thread_specific<Local> locals;
   arena.execute([&] {
     tbb::parallel_for(
-        tbb::blocked_range<size_t>(0, data.size(), 64),
+        tbb::blocked_range<size_t>(0, n, 64),
         [&](const tbb::blocked_range<size_t>& r) {
           Local& l = locals.local();
           for (size_t i = r.begin(); i < r.end(); ++i) {
-            const SparseRow x = data.row(i);
-            model.Predict(x, 5, exact, l.scratch, l.labels, l.scores);
-            size_t hit = 0;
-            for (size_t k = 0; k < 5; ++k) {
-              if (k < l.labels.size() &&
-                  std::find(x.labels.begin(), x.labels.end(), l.labels[k]) !=
-                      x.labels.end()) {
-                ++hit;
-              }
-              l.hits[k + 1] += double(hit) / double(k + 1);
-            }
-            if (!x.labels.empty()) {
-              l.recall5 += double(hit) / double(x.labels.size());
-            }
+            model.Predict(row(i), k, exact, l.act, l.labels, l.scores);
+            const size_t got = l.labels.size();
+            std::copy_n(l.labels.begin(), got, labels + i * k);
+            std::copy_n(l.scores.begin(), got, scores + i * k);
+            std::fill(labels + i * k + got, labels + (i + 1) * k, kNoLabel);
+            std::fill(scores + i * k + got, scores + (i + 1) * k,
+                      -std::numeric_limits<float>::infinity());
           }
         });
   });
-  for (const Local& l : locals) {
-    for (int k = 1; k <= 5; ++k) out.p_at[k] += l.hits[k];
-    out.recall_at5 += l.recall5;
+}
+
+EvalResult Evaluate(const Model& model, const SparseDataset& data, bool exact,
+                    size_t threads) {
+  const auto start = std::chrono::steady_clock::now();
+  constexpr size_t k = 5;
+  const size_t n = data.size();
+  std::vector<uint32_t> top(n * k);
+  std::vector<float> scores(n * k);
+  PredictBatch(
+      model, n, [&](size_t i) { return data.row(i); }, k, exact, threads,
+      top.data(), scores.data());
+  EvalResult out;
+  out.samples = n;
+  for (size_t i = 0; i < n; ++i) {
+    const SparseRow x = data.row(i);
+    size_t hit = 0;
+    for (size_t j = 0; j < k; ++j) {
+      if (std::find(x.labels.begin(), x.labels.end(), top[i * k + j]) !=
+          x.labels.end()) {
+        ++hit;
+      }
+      out.p_at[j + 1] += double(hit) / double(j + 1);
+    }
+    if (!x.labels.empty()) out.recall_at5 += double(hit) / double(x.labels.size());
   }
-  const double n = std::max<double>(1.0, double(data.size()));
-  for (int k = 1; k <= 5; ++k) out.p_at[k] /= n;
-  out.recall_at5 /= n;
+  const double denom = std::max<double>(1.0, double(n));
+  for (size_t j = 1; j <= k; ++j) out.p_at[j] /= denom;
+  out.recall_at5 /= denom;
   out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() -
                                               start)
                     .count();

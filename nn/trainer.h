@@ -117,6 +117,18 @@ struct EvalResult {
   double seconds = 0;
 };
 
+// PredictBatch's label for a slot with no candidate.
+constexpr uint32_t kNoLabel = 0xFFFFFFFFu;
+
+// Top-k labels and scores of rows row(0) .. row(n - 1) (ids valid for the
+// model), best first, into labels[i * k, (i + 1) * k) and the same slots of
+// scores; slots beyond a row's candidates get kNoLabel and -inf. Exact scores
+// every output neuron, otherwise the LSH-selected ones. Parallel over
+// `threads` (0: all cores); row() is called concurrently.
+void PredictBatch(const Model& model, size_t n,
+                  const std::function<SparseRow(size_t)>& row, size_t k,
+                  bool exact, size_t threads, uint32_t* labels, float* scores);
+
 // Evaluates top-5 predictions of `model` on `data` (exact: every output
 // neuron scored; otherwise LSH-selected), parallel over `threads`.
 EvalResult Evaluate(const Model& model, const SparseDataset& data, bool exact,

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <limits>
 #include <random>
 #include <string>
 #include <vector>
@@ -407,6 +408,37 @@ TEST(ModelFile, SaveLoadRoundTripAndPredictionsMatch) {
   SaveModel(model, path);
   EXPECT_EQ(LoadModel(path)->layer(0).w.w, model.layer(0).w.w);
   std::remove(path.c_str());
+}
+
+// Batch prediction equals one-by-one prediction, and pads rows that have
+// fewer than k candidates.
+TEST(Model, PredictBatchMatchesPredictAndPads) {
+  Model model(SmallConfig(30, 8, 6));
+  SparseDataset data(30, 6);
+  for (uint32_t i = 0; i < 300; ++i) {
+    const std::vector<uint32_t> idx = {i % 30, (i * 7 + 3) % 30};
+    const std::vector<float> val = {1.0f, 0.25f * float(i % 5)};
+    data.Add(idx, val, {});
+  }
+  const size_t k = 8;  // more than the 6 labels
+  std::vector<uint32_t> labels(data.size() * k);
+  std::vector<float> scores(data.size() * k);
+  PredictBatch(
+      model, data.size(), [&](size_t i) { return data.row(i); }, k, true, 2,
+      labels.data(), scores.data());
+  Model::Activations a;
+  std::vector<uint32_t> l1;
+  std::vector<float> s1;
+  for (size_t i = 0; i < data.size(); ++i) {
+    model.Predict(data.row(i), k, true, a, l1, s1);
+    ASSERT_EQ(l1.size(), 6u);
+    for (size_t j = 0; j < 6; ++j) {
+      EXPECT_EQ(labels[i * k + j], l1[j]);
+      EXPECT_EQ(scores[i * k + j], s1[j]);
+    }
+    EXPECT_EQ(labels[i * k + 6], kNoLabel);
+    EXPECT_EQ(scores[i * k + 7], -std::numeric_limits<float>::infinity());
+  }
 }
 
 TEST(ModelFile, TruncatedOrCorruptFilesAreRefused) {
