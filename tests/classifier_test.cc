@@ -143,6 +143,14 @@ TEST(Classifier, CriteoAucAboveLogisticRegression) {
   EXPECT_GE(b.roc_auc, 0.735);
   EXPECT_GT(a.roc_auc, b.roc_auc);
   EXPECT_GE(a.accuracy, 0.78);
+
+  const std::string path = ::testing::TempDir() + "criteo.model";
+  mlp->Save(path);
+  const auto loaded = Classifier::Load(path);
+  std::remove(path.c_str());
+  EXPECT_EQ(loaded->featurizer().num_columns(), 40u);
+  EXPECT_EQ(loaded->csv().delimiter, '\t');
+  EXPECT_EQ(loaded->Evaluate(test, loaded->csv()).roc_auc, a.roc_auc);
 }
 
 TEST(Classifier, StringLabelsHeaderAndTabularColumns) {

@@ -194,6 +194,7 @@ TEST(Featurizer, TokenizesWordsAndPunctuationCaseInsensitively) {
 
 TEST(Featurizer, RepeatedTokensMergeWithSummedValues) {
   const TextCase t({"a"}, 1);
+  EXPECT_EQ(t.f.num_columns(), 2u);
   const std::string_view fields[2] = {"x", "the cat the the"};
   FeatureRow row;
   t.f.Featurize(fields, 2, false, row);
@@ -333,9 +334,20 @@ TEST(Featurizer, IntegerLabelsSortNumericallyAndMultiLabelSplits) {
   EXPECT_EQ(f.label_name(0), "2");
   EXPECT_EQ(f.label_name(1), "9");
   EXPECT_EQ(f.label_name(2), "10");
+  EXPECT_EQ(f.num_columns(), 2u);  // known from the first record
   std::vector<uint32_t> labels;
   Ids(f, {"10|2|10", "x"}, &labels);
   EXPECT_EQ(labels, (std::vector<uint32_t>{2, 0}));
+
+  c.columns = {{"0", ColumnType::kTarget}, {"5", ColumnType::kText}};
+  const std::string path = WriteFile("narrow.csv", "1,a\n2,b\n");
+  CsvReader narrow(path, o);
+  try {
+    Featurizer::Fit(c, narrow);
+    ADD_FAILURE() << "no error for a missing column";
+  } catch (const DataError& e) {
+    EXPECT_EQ(std::string(e.what()), path + ": expected 6 columns or more, found 2");
+  }
 }
 
 TEST(Featurizer, MetadataRoundTripGivesTheSameFeatures) {

@@ -298,6 +298,15 @@ Featurizer Featurizer::Fit(const FeaturizerConfig& config, CsvReader& reader) {
   if (labels.empty()) {
     throw DataError(reader.name() + ": expected at least one labelled row");
   }
+  // Without a header the column count is known only now.
+  f.num_columns_ = reader.num_columns();
+  if (f.target_ >= f.num_columns_ ||
+      std::any_of(f.columns_.begin(), f.columns_.end(),
+                  [&](const Column& c) { return c.index >= f.num_columns_; })) {
+    throw DataError(reader.name() + ": expected " +
+                    std::to_string(std::max(f.target_, f.columns_.back().index) + 1) +
+                    " columns or more, found " + std::to_string(f.num_columns_));
+  }
   f.labels_.assign(labels.begin(), labels.end());
   if (std::all_of(f.labels_.begin(), f.labels_.end(), IsInteger)) {
     std::sort(f.labels_.begin(), f.labels_.end(),
