@@ -15,9 +15,13 @@
 namespace frugal::nn {
 namespace {
 
-// Writes `content` to a fresh file under the test temp dir; returns its path.
+// Writes `content` to a fresh file under the test temp dir, named after the
+// running test (tests run in parallel processes); returns its path.
 std::string WriteFile(const std::string& name, const std::string& content) {
-  const std::string path = ::testing::TempDir() + "featurize_" + name;
+  const std::string path =
+      ::testing::TempDir() + "featurize_" +
+      ::testing::UnitTest::GetInstance()->current_test_info()->name() + "_" +
+      name;
   std::ofstream(path, std::ios::binary) << content;
   return path;
 }
