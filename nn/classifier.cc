@@ -167,9 +167,7 @@ std::unique_ptr<Classifier> Classifier::Load(const std::string& path) {
       new Classifier(std::move(f), csv, std::move(model)));
 }
 
-void Classifier::Scores(const std::string_view* fields, size_t num_fields,
-                        Scratch& s) const {
-  featurizer_.Featurize(fields, num_fields, false, s.row);
+void Classifier::Score(Scratch& s) const {
   const size_t k = std::min(featurizer_.num_labels(), kScoredLabels);
   model_->Predict(s.row.row(), k, !model_->sparse_output(), s.model, s.labels,
                   s.scores);
@@ -181,20 +179,26 @@ void Classifier::Scores(const std::string_view* fields, size_t num_fields,
   for (float& v : s.scores) v /= sum;
 }
 
+float Classifier::Probability(const Scratch& s, uint32_t label) {
+  for (size_t i = 0; i < s.labels.size(); ++i) {
+    if (s.labels[i] == label) return s.scores[i];
+  }
+  return 0.0f;
+}
+
 Prediction Classifier::Predict(const std::string_view* fields,
                                size_t num_fields, Scratch& s) const {
-  Scores(fields, num_fields, s);
+  featurizer_.Featurize(fields, num_fields, false, s.row);
+  Score(s);
   if (s.labels.empty()) return {};
   return {s.labels[0], s.scores[0]};
 }
 
 float Classifier::PositiveProbability(const std::string_view* fields,
                                       size_t num_fields, Scratch& s) const {
-  Scores(fields, num_fields, s);
-  for (size_t i = 0; i < s.labels.size(); ++i) {
-    if (s.labels[i] == 1) return s.scores[i];
-  }
-  return 0.0f;
+  featurizer_.Featurize(fields, num_fields, false, s.row);
+  Score(s);
+  return Probability(s, 1);
 }
 
 ClassifierMetrics Classifier::Evaluate(const std::string& path,
@@ -203,7 +207,6 @@ ClassifierMetrics Classifier::Evaluate(const std::string& path,
   CsvReader reader(path, csv);
   const bool binary = featurizer_.num_labels() == 2;
   Scratch s;
-  FeatureRow truth;
   std::vector<std::string_view> fields;
   std::vector<float> scores;
   std::vector<uint8_t> positive;
@@ -213,26 +216,21 @@ ClassifierMetrics Classifier::Evaluate(const std::string& path,
     fields.resize(reader.num_fields());
     for (size_t i = 0; i < fields.size(); ++i) fields[i] = reader.field(i);
     try {
-      featurizer_.Featurize(fields.data(), fields.size(), true, truth);
-      Scores(fields.data(), fields.size(), s);
+      featurizer_.Featurize(fields.data(), fields.size(), true, s.row);
     } catch (const FieldError& e) {
       reader.Reject(e.column(), e.what());
       continue;
     }
+    Score(s);  // s.row.labels: the truth
     ++m.samples;
+    const auto& truth = s.row.labels;
     if (!s.labels.empty() &&
-        std::find(truth.labels.begin(), truth.labels.end(), s.labels[0]) !=
-            truth.labels.end()) {
+        std::find(truth.begin(), truth.end(), s.labels[0]) != truth.end()) {
       ++correct;
     }
     if (binary) {
-      float p = 0;
-      for (size_t i = 0; i < s.labels.size(); ++i) {
-        if (s.labels[i] == 1) p = s.scores[i];
-      }
-      scores.push_back(p);
-      positive.push_back(std::find(truth.labels.begin(), truth.labels.end(),
-                                   1u) != truth.labels.end());
+      scores.push_back(Probability(s, 1));
+      positive.push_back(std::find(truth.begin(), truth.end(), 1u) != truth.end());
     }
   }
   m.bad_rows = reader.bad_rows();

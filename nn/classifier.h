@@ -119,8 +119,11 @@ class Classifier {
  private:
   Classifier(Featurizer f, CsvOptions csv, std::unique_ptr<Model> m)
       : featurizer_(std::move(f)), csv_(csv), model_(std::move(m)) {}
-  void Scores(const std::string_view* fields, size_t num_fields,
-              Scratch& scratch) const;
+  // Scores scratch.row (featurized): the best labels into scratch.labels,
+  // their probabilities into scratch.scores.
+  void Score(Scratch& scratch) const;
+  // The probability Score gave `label` (0 if not among the scored).
+  static float Probability(const Scratch& scratch, uint32_t label);
 
   Featurizer featurizer_;
   CsvOptions csv_;
