@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
+#include <random>
 #include <set>
 #include <string>
 #include <vector>
@@ -148,6 +149,50 @@ TEST(Csv, SkipsAndCountsBadRows) {
             path + ":3: column 2: expected 2 columns, found 1");
 }
 
+TEST(Csv, RecordsLongerThanTheReadBuffer) {
+  // The reader refills a 64 KiB buffer: fields and lines cross it.
+  const std::string big(200000, 'x');
+  const std::string path = WriteFile(
+      "long.csv", "a,b\n1," + big + "\n2,\"" + big + "\n" + big + "\"\n3,y");
+  CsvReader r(path, CsvOptions{});
+  const auto rows = ReadAll(r);
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_EQ(rows[0][1], big);
+  EXPECT_EQ(rows[1][1], big + "\n" + big);
+  EXPECT_EQ(rows[2][1], "y");  // no newline at the end of the file
+}
+
+TEST(Csv, RandomBytesNeverCrash) {
+  // Garbage made of the characters that matter to the parser: every file
+  // either reads or fails with a DataError naming the file and a line.
+  std::mt19937 rng(7);
+  const char alphabet[] = {',', '"', '\n', '\r', '\t', 'a', '1', ' ', '\0', '\xEF'};
+  for (int trial = 0; trial < 150; ++trial) {
+    std::string content;
+    const size_t n = rng() % 200;
+    for (size_t i = 0; i < n; ++i) content += alphabet[rng() % sizeof(alphabet)];
+    const std::string path = WriteFile("random.csv", content);
+    for (const bool skip : {false, true}) {
+      CsvOptions o;
+      o.header = trial % 2 == 0;
+      o.skip_bad_rows = skip;
+      o.rest_in_last_column = trial % 3 == 0;
+      o.num_columns = o.rest_in_last_column ? 2 : 0;
+      try {
+        CsvReader r(path, o);
+        while (r.Next()) {
+          ASSERT_GT(r.num_fields(), 0u);
+          if (r.num_columns()) {
+            ASSERT_EQ(r.num_fields(), r.num_columns());
+          }
+        }
+      } catch (const DataError& e) {
+        ASSERT_EQ(std::string(e.what()).rfind(path + ":", 0), 0u) << e.what();
+      }
+    }
+  }
+}
+
 // Featurizes every record of a headerless one-text-column file.
 struct TextCase {
   FeaturizerConfig config;
@@ -276,6 +321,41 @@ TEST(Featurizer, NumericQuantileBucketsCategoricalsAndLabels) {
     EXPECT_EQ(e.column(), 1u);
     EXPECT_EQ(std::string(e.what()), "a number, got 'ten'");
   }
+}
+
+TEST(Featurizer, RandomFieldsGiveValidIdsOrAFieldError) {
+  FeaturizerConfig c = TabularConfig();
+  c.columns.push_back({"3", ColumnType::kText});  // c2 again, as text
+  c.columns.erase(c.columns.begin() + 3);         // (not also categorical)
+  c.char_ngrams = 3;
+  c.num_features = 1000;
+  CsvReader r(TabularFile(), CsvOptions{});
+  const Featurizer f = Featurizer::Fit(c, r);
+  std::mt19937 rng(11);
+  const char alphabet[] = {'1', '.', 'e', '-', ' ', 'a', 'Z', ',', '\xC3', '\0'};
+  FeatureRow row;
+  size_t errors = 0;
+  for (int trial = 0; trial < 2000; ++trial) {
+    std::string s[4];
+    for (std::string& field : s) {
+      const size_t n = rng() % 12;
+      for (size_t i = 0; i < n; ++i) field += alphabet[rng() % sizeof(alphabet)];
+    }
+    const std::string_view fields[4] = {s[0], s[1], s[2], s[3]};
+    try {
+      f.Featurize(fields, 4, true, row);
+    } catch (const FieldError& e) {
+      ASSERT_EQ(e.column(), 1u);  // only the numeric column can be bad
+      ++errors;
+      continue;
+    }
+    ASSERT_EQ(row.idx.size(), row.val.size());
+    for (const uint32_t id : row.idx) ASSERT_LT(id, 1000u);
+    ASSERT_TRUE(std::is_sorted(row.idx.begin(), row.idx.end()));
+    ASSERT_LE(row.labels.size(), 1u);
+  }
+  EXPECT_GT(errors, 0u);
+  EXPECT_LT(errors, 2000u);
 }
 
 TEST(Featurizer, CrossesAddOneFeaturePerPair) {
