@@ -4,7 +4,7 @@ BUILD ?= build
 CMAKE_ARGS ?=
 JOBS ?= $(shell nproc)
 
-.PHONY: all setup build test demo bench clean
+.PHONY: all setup build test test-python demo bench clean
 
 all: build
 
@@ -17,6 +17,18 @@ build: setup
 
 test: build
 	ctest --test-dir $(BUILD) --output-on-failure -j2
+	$(MAKE) test-python
+
+# The Python package: a virtual environment in $(PYENV), `pip install .`
+# (scikit-build-core and pybind11 from PyPI build the extension against the
+# Debian packages), then pytest.
+PYENV ?= $(BUILD)/pyenv
+test-python: setup
+	bash scripts/setup.sh python3-venv python3-dev
+	test -x $(PYENV)/bin/python || python3 -m venv $(PYENV)
+	$(PYENV)/bin/python -m pip install -q --upgrade pip
+	$(PYENV)/bin/python -m pip install -q '.[test]'
+	$(PYENV)/bin/python -m pytest -q python/tests
 
 DATA ?= ../shared/data
 

@@ -1,0 +1,511 @@
+// frugal._frugal: the C++ core for Python. The Python layer (frugal/
+// __init__.py) turns scipy/numpy inputs into the exact dtypes these entry
+// points take (CSR as uint64 indptr, uint32 indices, float32 values), so
+// prediction reads caller memory without copying. Training, evaluation and
+// prediction release the GIL. C++ errors arrive as Python exceptions with
+// the same messages: std::invalid_argument -> ValueError, DataError ->
+// frugal.DataError, FieldError -> frugal.FieldError (both ValueErrors),
+// ModelFileError -> frugal.ModelFileError (an OSError), CommError ->
+// frugal.CommError, anything else -> RuntimeError.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "dist/communicator.h"
+#include "nn/classifier.h"
+#include "nn/dataset.h"
+#include "nn/model.h"
+#include "nn/serialize.h"
+#include "nn/trainer.h"
+
+namespace py = pybind11;
+
+namespace frugal::python {
+namespace {
+
+template <class T>
+using Array = py::array_t<T, py::array::c_style>;
+
+// A CSR matrix in caller memory, validated for a model of `num_features`
+// inputs: indptr[0] == 0, non-decreasing, indptr[rows] == nnz, every index
+// below num_features. Throws std::invalid_argument otherwise.
+struct CsrView {
+  const uint64_t* indptr = nullptr;
+  const uint32_t* indices = nullptr;
+  const float* values = nullptr;
+  size_t rows = 0;
+
+  CsrView(const Array<uint64_t>& p, const Array<uint32_t>& i,
+          const Array<float>& v, size_t num_features, const char* what) {
+    if (p.ndim() != 1 || i.ndim() != 1 || v.ndim() != 1 || p.size() < 1 ||
+        i.size() != v.size()) {
+      throw std::invalid_argument(
+          std::string(what) +
+          ": CSR needs 1-D indptr (rows + 1), indices and values of equal "
+          "length");
+    }
+    indptr = p.data();
+    indices = i.data();
+    values = v.data();
+    rows = size_t(p.size()) - 1;
+    const uint64_t nnz = uint64_t(i.size());
+    if (indptr[0] != 0 || indptr[rows] != nnz) {
+      throw std::invalid_argument(std::string(what) +
+                                  ": indptr must start at 0 and end at nnz " +
+                                  std::to_string(nnz));
+    }
+    for (size_t r = 0; r < rows; ++r) {
+      if (indptr[r + 1] < indptr[r]) {
+        throw std::invalid_argument(std::string(what) +
+                                    ": indptr decreases at row " +
+                                    std::to_string(r));
+      }
+    }
+    for (uint64_t j = 0; j < nnz; ++j) {
+      if (indices[j] >= num_features) {
+        throw std::invalid_argument(
+            std::string(what) + ": feature index " +
+            std::to_string(indices[j]) + " >= the model's input dimension " +
+            std::to_string(num_features));
+      }
+    }
+  }
+
+  nn::SparseRow Row(size_t r) const {
+    const uint64_t a = indptr[r], b = indptr[r + 1];
+    return {Span<const uint32_t>(indices + a, b - a),
+            Span<const float>(values + a, b - a), {}};
+  }
+};
+
+// A dataset copied from CSR features and CSR labels (label_ptr rows + 1,
+// label_ids).
+nn::SparseDataset MakeDataset(const Array<uint64_t>& indptr,
+                              const Array<uint32_t>& indices,
+                              const Array<float>& values,
+                              const Array<uint64_t>& label_ptr,
+                              const Array<uint32_t>& label_ids,
+                              size_t num_features, size_t num_labels) {
+  const CsrView x(indptr, indices, values, num_features, "features");
+  const CsrView y(label_ptr, label_ids,
+                  Array<float>(py::ssize_t(label_ids.size())), num_labels,
+                  "labels");
+  if (x.rows != y.rows) {
+    throw std::invalid_argument("features have " + std::to_string(x.rows) +
+                                " rows, labels " + std::to_string(y.rows));
+  }
+  nn::SparseDataset d(num_features, num_labels);
+  for (size_t r = 0; r < x.rows; ++r) {
+    const nn::SparseRow f = x.Row(r), l = y.Row(r);
+    d.Add(f.idx, f.val, l.idx);
+  }
+  return d;
+}
+
+nn::Activation ParseActivation(const std::string& name) {
+  for (nn::Activation a :
+       {nn::Activation::kRelu, nn::Activation::kLinear,
+        nn::Activation::kSoftmax, nn::Activation::kSigmoid}) {
+    if (name == nn::ActivationName(a)) return a;
+  }
+  throw std::invalid_argument("unknown activation '" + name +
+                              "' (relu, linear, softmax, sigmoid)");
+}
+
+py::dict LayerDict(const nn::Layer& layer) {
+  py::dict d;
+  d["width"] = layer.config.width;
+  d["activation"] = nn::ActivationName(layer.config.activation);
+  d["sparsity"] = layer.config.sparsity;
+  d["active"] = layer.active;
+  return d;
+}
+
+py::dict EvalDict(const nn::EvalResult& e) {
+  py::dict d;
+  d["samples"] = e.samples;
+  d["p@1"] = e.p_at[1];
+  d["p@3"] = e.p_at[3];
+  d["p@5"] = e.p_at[5];
+  d["r@5"] = e.recall_at5;
+  d["seconds"] = e.seconds;
+  return d;
+}
+
+// The Python-visible model: owns the C++ Model.
+class PyModel {
+ public:
+  explicit PyModel(std::unique_ptr<nn::Model> m) : model_(std::move(m)) {}
+
+  // layers: list of dicts {width, activation, sparsity}.
+  static PyModel Create(size_t input_dim, const py::list& layers,
+                        uint64_t seed,
+                        const std::map<std::string, std::string>& metadata) {
+    nn::ModelConfig mc;
+    mc.input_dim = input_dim;
+    mc.seed = seed;
+    mc.metadata = metadata;
+    for (const py::handle& h : layers) {
+      const py::dict d = py::reinterpret_borrow<py::dict>(h);
+      const size_t width = d["width"].cast<size_t>();
+      const nn::Activation act =
+          ParseActivation(d["activation"].cast<std::string>());
+      const float sparsity = d["sparsity"].cast<float>();
+      if (sparsity < 1.0f && sparsity > 0.0f) {
+        mc.layers.push_back(nn::SampledLayer(
+            width, std::max<size_t>(1, size_t(double(sparsity) * double(width))),
+            act));
+      } else {
+        mc.layers.push_back({width, act, sparsity, {}});
+      }
+    }
+    return PyModel(std::make_unique<nn::Model>(mc));
+  }
+
+  static PyModel Auto(size_t input_dim, size_t num_labels, size_t hidden,
+                      float sparsity, uint64_t seed) {
+    nn::ModelConfig mc = nn::AutoConfig(input_dim, num_labels, hidden, sparsity);
+    mc.seed = seed;
+    return PyModel(std::make_unique<nn::Model>(mc));
+  }
+
+  static PyModel Load(const std::string& path) {
+    return PyModel(nn::LoadModel(path));
+  }
+
+  void Save(const std::string& path, bool optimizer_state) const {
+    py::gil_scoped_release release;
+    nn::SaveModel(*model_, path,
+                  optimizer_state ? nn::kWithOptimizerState : nn::kWeightsOnly);
+  }
+
+  // Epochs over `data`; returns one dict per epoch. `comm` (optional) sums
+  // gradients over its ranks (every rank passes its own shard).
+  py::list Train(const nn::SparseDataset& data, size_t epochs,
+                 size_t batch_size, float lr, float weight_decay,
+                 const std::string& schedule, size_t threads, uint64_t seed,
+                 dist::Communicator* comm) {
+    nn::TrainConfig tc;
+    tc.batch_size = batch_size;
+    tc.lr = lr;
+    tc.weight_decay = weight_decay;
+    tc.threads = threads;
+    tc.seed = seed;
+    tc.comm = comm;
+    if (schedule == "linear") {
+      tc.schedule = nn::LrSchedule::kLinearDecay;
+    } else if (schedule == "constant") {
+      tc.schedule = nn::LrSchedule::kConstant;
+    } else {
+      throw std::invalid_argument("schedule must be 'linear' or 'constant'");
+    }
+    std::vector<std::pair<nn::BatchStats, double>> out;
+    {
+      py::gil_scoped_release release;
+      nn::Trainer trainer(*model_, tc);
+      const size_t batches = (data.size() + batch_size - 1) / batch_size;
+      for (size_t e = 0; e < epochs; ++e) {
+        const auto start = std::chrono::steady_clock::now();
+        const nn::BatchStats s = trainer.TrainEpoch(data, epochs * batches);
+        out.emplace_back(s, std::chrono::duration<double>(
+                                std::chrono::steady_clock::now() - start)
+                                .count());
+      }
+    }
+    py::list epochs_out;
+    for (const auto& [s, seconds] : out) {
+      py::dict d;
+      d["samples"] = s.samples;
+      d["loss"] = s.samples ? s.loss_sum / double(s.samples) : 0.0;
+      d["seconds"] = seconds;
+      d["samples_per_s"] = seconds > 0 ? double(s.samples) / seconds : 0.0;
+      epochs_out.append(d);
+    }
+    return epochs_out;
+  }
+
+  py::dict Evaluate(const nn::SparseDataset& data, bool exact,
+                    size_t threads) const {
+    CheckShape(data);
+    nn::EvalResult e;
+    {
+      py::gil_scoped_release release;
+      e = nn::Evaluate(*model_, data, exact, threads);
+    }
+    return EvalDict(e);
+  }
+
+  // Top-k of every CSR row: (labels int64 [rows, k], -1 where a row has
+  // fewer candidates; scores float32 [rows, k]).
+  py::tuple Predict(const Array<uint64_t>& indptr,
+                    const Array<uint32_t>& indices, const Array<float>& values,
+                    size_t k, bool exact, size_t threads) const {
+    if (k == 0) throw std::invalid_argument("k must be positive");
+    const CsrView x(indptr, indices, values, model_->input_dim(), "features");
+    std::vector<uint32_t> labels(x.rows * k);
+    Array<float> scores({py::ssize_t(x.rows), py::ssize_t(k)});
+    float* s = scores.mutable_data();
+    {
+      py::gil_scoped_release release;
+      nn::PredictBatch(
+          *model_, x.rows, [&](size_t i) { return x.Row(i); }, k, exact,
+          threads, labels.data(), s);
+    }
+    Array<int64_t> out({py::ssize_t(x.rows), py::ssize_t(k)});
+    int64_t* o = out.mutable_data();
+    for (size_t i = 0; i < labels.size(); ++i) {
+      o[i] = labels[i] == nn::kNoLabel ? -1 : int64_t(labels[i]);
+    }
+    return py::make_tuple(out, scores);
+  }
+
+  size_t input_dim() const { return model_->input_dim(); }
+  size_t output_dim() const { return model_->output_dim(); }
+  uint64_t step() const { return model_->step(); }
+  std::map<std::string, std::string> metadata() const {
+    return model_->config().metadata;
+  }
+  py::list layers() const {
+    py::list l;
+    for (size_t i = 0; i < model_->num_layers(); ++i) {
+      l.append(LayerDict(model_->layer(i)));
+    }
+    return l;
+  }
+  size_t inference_active() const { return model_->inference_active(); }
+  void set_inference_active(size_t n) { model_->set_inference_active(n); }
+
+ private:
+  void CheckShape(const nn::SparseDataset& data) const {
+    if (data.num_features() > model_->input_dim() ||
+        data.num_labels() > model_->output_dim()) {
+      throw std::invalid_argument(
+          "data has " + std::to_string(data.num_features()) + " features and " +
+          std::to_string(data.num_labels()) + " labels; the model takes " +
+          std::to_string(model_->input_dim()) + " and " +
+          std::to_string(model_->output_dim()));
+    }
+  }
+
+  std::unique_ptr<nn::Model> model_;
+};
+
+// The CSV classifier.
+class PyClassifier {
+ public:
+  explicit PyClassifier(std::unique_ptr<nn::Classifier> c) : c_(std::move(c)) {}
+
+  static PyClassifier Train(const std::string& path,
+                            const std::vector<std::pair<std::string, std::string>>&
+                                columns,
+                            const nn::CsvOptions& csv, size_t hidden,
+                            bool linear, size_t epochs, size_t threads,
+                            uint32_t num_features, uint32_t word_ngrams,
+                            uint64_t seed, py::dict* report_out) {
+    nn::ClassifierOptions o;
+    o.csv = csv;
+    for (const auto& [name, type] : columns) {
+      o.features.columns.push_back({name, nn::ParseColumnType(type)});
+    }
+    if (num_features) o.features.num_features = num_features;
+    if (word_ngrams) o.features.word_ngrams = word_ngrams;
+    o.hidden = hidden;
+    o.linear = linear;
+    o.epochs = epochs;
+    o.threads = threads;
+    o.seed = seed;
+    nn::TrainReport r;
+    std::unique_ptr<nn::Classifier> c;
+    {
+      py::gil_scoped_release release;
+      c = nn::Classifier::Train(path, o, &r);
+    }
+    (*report_out)["samples"] = r.samples;
+    (*report_out)["labels"] = r.labels;
+    (*report_out)["bad_rows"] = r.bad_rows;
+    (*report_out)["hidden"] = r.hidden;
+    (*report_out)["epochs"] = r.epochs;
+    (*report_out)["featurize_seconds"] = r.featurize_seconds;
+    (*report_out)["train_seconds"] = r.train_seconds;
+    (*report_out)["final_loss"] = r.final_loss;
+    return PyClassifier(std::move(c));
+  }
+
+  py::dict Evaluate(const std::string& path, bool skip_bad_rows) const {
+    nn::CsvOptions csv = c_->csv();
+    csv.skip_bad_rows = skip_bad_rows;
+    nn::ClassifierMetrics m;
+    {
+      py::gil_scoped_release release;
+      m = c_->Evaluate(path, csv);
+    }
+    py::dict d;
+    d["samples"] = m.samples;
+    d["bad_rows"] = m.bad_rows;
+    d["accuracy"] = m.accuracy;
+    if (m.roc_auc >= 0) d["roc_auc"] = m.roc_auc;
+    d["seconds"] = m.seconds;
+    return d;
+  }
+
+  // One record's (label, probability); fields laid out like the training
+  // file (the target field is not read).
+  py::tuple Predict(const std::vector<std::string>& fields) {
+    views_.assign(fields.begin(), fields.end());
+    const nn::Prediction p = c_->Predict(views_.data(), views_.size(), scratch_);
+    return py::make_tuple(c_->label_name(p.label), p.score);
+  }
+
+  size_t num_columns() const { return c_->featurizer().num_columns(); }
+  size_t target_column() const { return c_->featurizer().target_column(); }
+  std::vector<std::string> labels() const {
+    std::vector<std::string> out;
+    for (size_t i = 0; i < c_->featurizer().num_labels(); ++i) {
+      out.push_back(c_->label_name(uint32_t(i)));
+    }
+    return out;
+  }
+  void Save(const std::string& path) const { c_->Save(path); }
+  static PyClassifier Load(const std::string& path) {
+    return PyClassifier(nn::Classifier::Load(path));
+  }
+
+ private:
+  std::unique_ptr<nn::Classifier> c_;
+  nn::Classifier::Scratch scratch_;
+  std::vector<std::string_view> views_;
+};
+
+}  // namespace
+}  // namespace frugal::python
+
+PYBIND11_MODULE(_frugal, m) {
+  using namespace frugal;
+  using namespace frugal::python;
+  m.doc() = "frugal's C++ core: sparse (LSH-sampled) networks on CPUs";
+
+  py::register_exception<nn::DataError>(m, "DataError", PyExc_ValueError);
+  py::register_exception<nn::FieldError>(m, "FieldError", PyExc_ValueError);
+  py::register_exception<nn::ModelFileError>(m, "ModelFileError",
+                                             PyExc_OSError);
+  py::register_exception<dist::CommError>(m, "CommError", PyExc_RuntimeError);
+
+  py::class_<nn::SparseDataset>(m, "Dataset")
+      .def_property_readonly("size", &nn::SparseDataset::size)
+      .def_property_readonly("num_features", &nn::SparseDataset::num_features)
+      .def_property_readonly("num_labels", &nn::SparseDataset::num_labels)
+      .def_property_readonly("nonzeros", &nn::SparseDataset::nonzeros)
+      .def("__len__", &nn::SparseDataset::size);
+
+  m.def(
+      "read_file",
+      [](const std::string& path, const std::string& format,
+         size_t num_features, size_t num_labels) {
+        nn::ReadOptions o;
+        if (format == "xc") {
+          o.format = nn::DataFormat::kXc;
+        } else if (format == "libsvm") {
+          o.format = nn::DataFormat::kLibsvm;
+        } else {
+          throw std::invalid_argument("format must be 'xc' or 'libsvm'");
+        }
+        o.num_features = num_features;
+        o.num_labels = num_labels;
+        py::gil_scoped_release release;
+        return nn::ReadSparseFile(path, o);
+      },
+      py::arg("path"), py::arg("format") = "xc", py::arg("num_features") = 0,
+      py::arg("num_labels") = 0);
+  m.def("make_dataset", &MakeDataset, py::arg("indptr"), py::arg("indices"),
+        py::arg("values"), py::arg("label_ptr"), py::arg("label_ids"),
+        py::arg("num_features"), py::arg("num_labels"));
+
+  py::class_<dist::Communicator>(m, "Communicator")
+      .def_property_readonly("rank", &dist::Communicator::rank)
+      .def_property_readonly("size", &dist::Communicator::size)
+      .def("barrier",
+           [](dist::Communicator& c) {
+             py::gil_scoped_release release;
+             c.Barrier();
+           })
+      .def("allreduce_sum", [](dist::Communicator& c, Array<double> a) {
+        {
+          py::gil_scoped_release release;
+          c.Allreduce(a.mutable_data(), size_t(a.size()), dist::ReduceOp::kSum);
+        }
+        return a;
+      });
+  m.def(
+      "connect",
+      [](int rank, int size, const std::string& rendezvous,
+         const std::string& run_id, const std::string& hostname,
+         double timeout_s) {
+        dist::ConnectOptions o;
+        o.rank = rank;
+        o.size = size;
+        o.rendezvous = rendezvous;
+        o.run_id = run_id;
+        o.hostname = hostname;
+        o.timeout = std::chrono::milliseconds(int64_t(timeout_s * 1000));
+        py::gil_scoped_release release;
+        return dist::Connect(o);
+      },
+      py::arg("rank"), py::arg("size"), py::arg("rendezvous"),
+      py::arg("run_id") = "frugal", py::arg("hostname") = "127.0.0.1",
+      py::arg("timeout") = 30.0);
+
+  py::class_<PyModel>(m, "_Model")
+      .def_static("create", &PyModel::Create)
+      .def_static("auto", &PyModel::Auto)
+      .def_static("load", &PyModel::Load)
+      .def("save", &PyModel::Save)
+      .def("train", &PyModel::Train)
+      .def("evaluate", &PyModel::Evaluate)
+      .def("predict", &PyModel::Predict)
+      .def_property_readonly("input_dim", &PyModel::input_dim)
+      .def_property_readonly("output_dim", &PyModel::output_dim)
+      .def_property_readonly("step", &PyModel::step)
+      .def_property_readonly("metadata", &PyModel::metadata)
+      .def_property_readonly("layers", &PyModel::layers)
+      .def_property("inference_candidates", &PyModel::inference_active,
+                    &PyModel::set_inference_active);
+
+  py::class_<nn::CsvOptions>(m, "CsvOptions")
+      .def(py::init<>())
+      .def_readwrite("delimiter", &nn::CsvOptions::delimiter)
+      .def_readwrite("quote", &nn::CsvOptions::quote)
+      .def_readwrite("header", &nn::CsvOptions::header)
+      .def_readwrite("rest_in_last_column", &nn::CsvOptions::rest_in_last_column)
+      .def_readwrite("skip_bad_rows", &nn::CsvOptions::skip_bad_rows)
+      .def_readwrite("num_columns", &nn::CsvOptions::num_columns);
+
+  py::class_<PyClassifier>(m, "_Classifier")
+      .def_static("train",
+                  [](const std::string& path,
+                     const std::vector<std::pair<std::string, std::string>>& cols,
+                     const nn::CsvOptions& csv, size_t hidden, bool linear,
+                     size_t epochs, size_t threads, uint32_t num_features,
+                     uint32_t word_ngrams, uint64_t seed) {
+                    py::dict report;
+                    PyClassifier c = PyClassifier::Train(
+                        path, cols, csv, hidden, linear, epochs, threads,
+                        num_features, word_ngrams, seed, &report);
+                    return py::make_tuple(std::move(c), report);
+                  })
+      .def_static("load", &PyClassifier::Load)
+      .def("save", &PyClassifier::Save)
+      .def("evaluate", &PyClassifier::Evaluate)
+      .def("predict", &PyClassifier::Predict)
+      .def_property_readonly("num_columns", &PyClassifier::num_columns)
+      .def_property_readonly("target_column", &PyClassifier::target_column)
+      .def_property_readonly("labels", &PyClassifier::labels);
+}
