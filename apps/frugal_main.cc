@@ -23,7 +23,9 @@
 #include <cmath>
 #include <map>
 
+#include "apps/launch_command.h"
 #include "apps/text_command.h"
+#include "dist/communicator.h"
 #include "frugal.h"
 #include "nn/dataset.h"
 #include "nn/model.h"
@@ -425,15 +427,77 @@ std::string DescribeLayers(const nn::Model& model) {
   return out;
 }
 
+// Data-parallel training (nn/data_parallel.h): the ranks, from FRUGAL_RANK,
+// FRUGAL_WORLD_SIZE, FRUGAL_RENDEZVOUS and FRUGAL_RUN_ID (as `frugal
+// launch` sets them), overridden by the flags; one process without them.
+struct DataParallel {
+  std::unique_ptr<dist::Communicator> comm;
+  nn::ExchangePolicy exchange = nn::ExchangePolicy::kAuto;
+  size_t checkpoint_every = 0;  // steps; 0: never
+  bool resume = false;          // --resume and the --model file exists
+};
+
+// Connects the ranks and replaces `train` by this rank's shard.
+DataParallel ConnectRanks(const Options& o, nn::SparseDataset& train) {
+  DataParallel dp;
+  dist::ConnectOptions co;
+  try {
+    dist::ApplyEnvironment(&co);
+  } catch (const std::invalid_argument& e) {
+    throw UsageError("train", e.what());
+  }
+  if (o.Has("--world-size")) co.size = int(o.Size("--world-size", 1));
+  if (o.Has("--rank")) co.rank = int(o.Size("--rank", 0));
+  co.rendezvous = o.Str("--rendezvous", co.rendezvous);
+  co.run_id = o.Str("--run-id", co.run_id);
+  const float timeout_s = o.Float("--comm-timeout", 60.0f);
+  if (!(timeout_s > 0)) throw UsageError("train", "--comm-timeout must be positive");
+  co.timeout = std::chrono::milliseconds(int64_t(double(timeout_s) * 1000));
+  if (co.size > 1 && co.rendezvous.empty()) {
+    throw UsageError("train", "--world-size above 1 needs --rendezvous");
+  }
+  const std::string exchange = o.Str("--exchange", "auto");
+  if (exchange == "dense") {
+    dp.exchange = nn::ExchangePolicy::kDense;
+  } else if (exchange == "sparse") {
+    dp.exchange = nn::ExchangePolicy::kSparse;
+  } else if (exchange != "auto") {
+    throw UsageError("train", "--exchange must be auto, dense or sparse");
+  }
+  dp.checkpoint_every = o.Size("--checkpoint-every", 0);
+  const std::string model_path = o.Str("--model");
+  if ((dp.checkpoint_every || o.Has("--resume")) && model_path.empty()) {
+    throw UsageError("train", "--checkpoint-every and --resume need --model");
+  }
+  dp.resume = o.Has("--resume") && ::access(model_path.c_str(), F_OK) == 0;
+  try {
+    dp.comm = dist::Connect(co);
+  } catch (const std::invalid_argument& e) {
+    throw UsageError("train", e.what());
+  }
+  if (dp.comm->size() > 1) train = nn::Shard(train, dp.comm->rank(), dp.comm->size());
+  return dp;
+}
+
+// Samples and loss summed over the ranks.
+void SumOverRanks(nn::BatchStats& s, dist::Communicator& comm) {
+  double v[2] = {double(s.samples), s.loss_sum};
+  comm.Allreduce(v, 2, dist::ReduceOp::kSum);
+  s.samples = size_t(v[0]);
+  s.loss_sum = v[1];
+}
+
 int RunTrain(const Args& args) {
   const Options o("train", args,
                   {"--train", "--test", "--format", "--hidden", "--epochs",
                    "--batch", "--lr", "--weight-decay", "--threads",
-                   "--sparsity", "--loss", "--model", "--seed", "--schedule"},
+                   "--sparsity", "--loss", "--model", "--seed", "--schedule",
+                   "--world-size", "--rank", "--rendezvous", "--run-id",
+                   "--comm-timeout", "--checkpoint-every", "--exchange"},
                   {"--json", "--no-progress", "--exact-eval",
-                   "--checkpoint-every-epoch"});
+                   "--checkpoint-every-epoch", "--resume"});
   const nn::ReadOptions ro = ReadOptionsFor(o, "train");
-  const nn::SparseDataset train = nn::ReadSparseFile(o.Required("--train"), ro);
+  nn::SparseDataset train = nn::ReadSparseFile(o.Required("--train"), ro);
   std::unique_ptr<nn::SparseDataset> test;
   if (o.Has("--test")) {
     test = std::make_unique<nn::SparseDataset>(
@@ -481,24 +545,44 @@ int RunTrain(const Args& args) {
   const bool exact_eval = o.Has("--exact-eval");
   const std::string model_path = o.Str("--model");
 
-  nn::Model model(mc);
+  const DataParallel dp = ConnectRanks(o, train);
+  const bool leader = dp.comm->rank() == 0;
+  tc.comm = dp.comm.get();
+  tc.exchange = dp.exchange;
+  const std::unique_ptr<nn::Model> model_ptr =
+      dp.resume ? nn::LoadModel(model_path) : std::make_unique<nn::Model>(mc);
+  nn::Model& model = *model_ptr;
   nn::Trainer trainer(model, tc);
-  if (!json) {
+  nn::CheckReplicasIdentical(model, *dp.comm);
+  if (!json && leader) {
     std::printf("training: %zu samples, %zu features, %zu labels; layers %s; "
                 "%zu threads\n",
                 train.size(), features, labels, DescribeLayers(model).c_str(),
                 trainer.threads());
   }
-  const size_t batches = (train.size() + tc.batch_size - 1) / tc.batch_size;
-  Progress progress(!o.Has("--no-progress") && !json);
+  const size_t batches =
+      std::max<size_t>(1, (train.size() + tc.batch_size - 1) / tc.batch_size);
+  Progress progress(!o.Has("--no-progress") && !json && leader);
   double train_seconds = 0;
   size_t trained = 0;
-  for (size_t epoch = 1; epoch <= epochs; ++epoch) {
+  // Resuming: continue after the checkpoint's last step.
+  const size_t first_epoch = model.step() / batches + 1;
+  trainer.SkipEpochs(train.size(), first_epoch - 1);
+  if (dp.resume && leader && !json) {
+    std::printf("resuming from %s at step %llu (epoch %zu)\n", model_path.c_str(),
+                static_cast<unsigned long long>(model.step()), first_epoch);
+  }
+  nn::BatchStats run;
+  for (size_t epoch = first_epoch; epoch <= epochs; ++epoch) {
     const auto start = std::chrono::steady_clock::now();
     size_t done = 0;
     double loss_sum = 0;
-    const nn::BatchStats s = trainer.TrainEpoch(
+    nn::BatchStats s = trainer.TrainEpoch(
         train, epochs * batches, [&](const nn::BatchStats& b) {
+          if (dp.checkpoint_every && model.step() % dp.checkpoint_every == 0 &&
+              leader) {
+            nn::SaveModel(model, model_path, nn::kWithOptimizerState);
+          }
           done += b.samples;
           loss_sum += b.loss_sum;
           progress.Update(epoch, epochs, done, train.size(),
@@ -506,18 +590,21 @@ int RunTrain(const Args& args) {
                           std::chrono::duration<double>(
                               std::chrono::steady_clock::now() - start)
                               .count());
-        });
+        }, epoch == first_epoch ? model.step() % batches : 0);
+    run.Add(s);
+    SumOverRanks(s, *dp.comm);
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
             .count();
     train_seconds += seconds;
     trained += s.samples;
     nn::EvalResult e;
-    if (test) e = nn::Evaluate(model, *test, exact_eval, tc.threads);
-    if (!model_path.empty() && o.Has("--checkpoint-every-epoch")) {
+    if (test) e = nn::EvaluateRanks(model, *test, exact_eval, tc.threads, *dp.comm);
+    if (!model_path.empty() && o.Has("--checkpoint-every-epoch") && leader) {
       nn::SaveModel(model, model_path, nn::kWithOptimizerState);
     }
-    if (json) {
+    if (!leader) {
+    } else if (json) {
       std::printf("{\"epoch\": %zu, \"samples\": %zu, \"loss\": %.6f, "
                   "\"seconds\": %.3f, \"samples_per_s\": %.1f",
                   epoch, s.samples, s.loss_sum / double(std::max<size_t>(s.samples, 1)),
@@ -536,16 +623,24 @@ int RunTrain(const Args& args) {
                   double(s.samples) / seconds, e.p_at[1], e.p_at[5]);
     }
   }
-  if (!json) {
+  nn::CheckReplicasIdentical(model, *dp.comm);
+  if (!json && leader && dp.comm->size() > 1) {
+    std::printf("%d ranks; gradient exchange %.2f s, %.1f MB sent by rank 0 "
+                "(dense allreduces: %.1f MB)\n",
+                dp.comm->size(), run.exchange_s, double(run.exchange_bytes) / 1e6,
+                double(run.exchange_dense_bytes) / 1e6);
+  }
+  nn::EvalResult final_eval;
+  if (!json && test) {
+    final_eval = nn::EvaluateRanks(model, *test, exact_eval, tc.threads, *dp.comm);
+  }
+  if (!json && leader) {
     std::printf("trained %zu samples in %.2f s: %.0f samples/s (%.0f per core)\n",
                 trained, train_seconds, double(trained) / train_seconds,
                 double(trained) / train_seconds / double(trainer.threads()));
-    if (test) {
-      PrintEval(exact_eval ? "test (exact)" : "test",
-                nn::Evaluate(model, *test, exact_eval, tc.threads));
-    }
+    if (test) PrintEval(exact_eval ? "test (exact)" : "test", final_eval);
   }
-  if (!model_path.empty()) {
+  if (!model_path.empty() && leader) {
     nn::SaveModel(model, model_path, nn::kWithOptimizerState);
     if (!json) std::printf("saved %s\n", model_path.c_str());
   }
@@ -679,8 +774,22 @@ constexpr Command kCommands[] = {
      "  --checkpoint-every-epoch  also save after every epoch\n"
      "  --exact-eval        score every output neuron when evaluating\n"
      "  --json              one JSON object per epoch on stdout\n"
-     "  --no-progress       no progress bar on a terminal\n",
+     "  --no-progress       no progress bar on a terminal\n"
+     "\n"
+     "data-parallel (see `frugal launch`; FRUGAL_RANK, FRUGAL_WORLD_SIZE,\n"
+     "FRUGAL_RENDEZVOUS, FRUGAL_RUN_ID set the first four):\n"
+     "  --world-size N      ranks in the job (default 1)\n"
+     "  --rank R            this process's rank in [0, N)\n"
+     "  --rendezvous URL    file:///shared/dir or redis://host[:port]\n"
+     "  --run-id ID         rendezvous namespace; new for every attempt\n"
+     "  --comm-timeout S    collective timeout, seconds (default 60); must\n"
+     "                      exceed a checkpoint's write time\n"
+     "  --exchange M        auto (fewer bytes), dense or sparse (default auto)\n"
+     "  --checkpoint-every K  rank 0 saves --model every K steps (atomic)\n"
+     "  --resume            continue from --model when it exists\n",
      RunTrain},
+    {"launch", "run N ranks of a data-parallel job on this machine",
+     kLaunchUsage, RunLaunch},
     {"eval", "evaluate a saved model: precision@1/3/5",
      "frugal eval --model FILE --test FILE [--format xc|libsvm] [--exact]\n"
      "            [--candidates N] [--threads N] [--json]\n"

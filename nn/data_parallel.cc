@@ -7,6 +7,7 @@
 #include <string>
 
 #include "dispatch/registry.h"
+#include "nn/trainer.h"
 
 namespace frugal::nn {
 
@@ -122,15 +123,17 @@ void ExchangeGradients(Model& model, dist::Communicator& comm,
   }
 }
 
-SparseDataset Shard(const SparseDataset& data, int rank, int size) {
+SparseDataset Shard(const SparseDataset& data, int rank, int size,
+                    bool equal_sizes) {
   if (size < 1 || rank < 0 || rank >= size) {
     throw std::invalid_argument("Shard: rank " + std::to_string(rank) +
                                 " is outside [0, " + std::to_string(size) + ")");
   }
   SparseDataset out(data.num_features(), data.num_labels());
-  const size_t per = data.size() / size_t(size);
-  for (size_t i = 0; i < per; ++i) {
-    const SparseRow x = data.row(i * size_t(size) + size_t(rank));
+  const size_t end =
+      equal_sizes ? data.size() / size_t(size) * size_t(size) : data.size();
+  for (size_t i = size_t(rank); i < end; i += size_t(size)) {
+    const SparseRow x = data.row(i);
     out.Add(x.idx, x.val, x.labels);
   }
   return out;
@@ -163,6 +166,31 @@ void CheckReplicasIdentical(const Model& model, dist::Communicator& comm) {
     throw std::runtime_error("replicas differ: the weights of rank(s) " + differ +
                              " are not those of rank 0");
   }
+}
+
+}  // namespace frugal::nn
+
+namespace frugal::nn {
+
+EvalResult EvaluateRanks(const Model& model, const SparseDataset& data,
+                         bool exact, size_t threads, dist::Communicator& comm) {
+  if (comm.size() == 1) return Evaluate(model, data, exact, threads);
+  const EvalResult mine = Evaluate(
+      model, Shard(data, comm.rank(), comm.size(), false), exact, threads);
+  // Sums of the per-sample figures, then means over every rank's samples.
+  const double n = double(mine.samples);
+  double sums[7] = {mine.p_at[1] * n, mine.p_at[2] * n, mine.p_at[3] * n,
+                    mine.p_at[4] * n, mine.p_at[5] * n, mine.recall_at5 * n, n};
+  comm.Allreduce(sums, 7, dist::ReduceOp::kSum);
+  double seconds = mine.seconds;
+  comm.Allreduce(&seconds, 1, dist::ReduceOp::kMax);
+  EvalResult all;
+  all.samples = size_t(sums[6]);
+  const double total = std::max(1.0, sums[6]);
+  for (int k = 1; k <= 5; ++k) all.p_at[k] = sums[k - 1] / total;
+  all.recall_at5 = sums[5] / total;
+  all.seconds = seconds;
+  return all;
 }
 
 }  // namespace frugal::nn

@@ -56,9 +56,11 @@ void ExchangeGradients(Model& model, dist::Communicator& comm,
                        ExchangeStats* stats);
 
 // Rank `rank`'s shard of `data` for `size` ranks: rows rank, rank + size,
-// rank + 2 size, ... below size * floor(N / size), so that every shard has
-// the same number of rows (the last N mod size rows are left out).
-SparseDataset Shard(const SparseDataset& data, int rank, int size);
+// rank + 2 size, ... With equal_sizes, only rows below size * floor(N /
+// size), so that every shard has the same number of rows (training: every
+// rank runs the same number of batches); else every row goes to a shard.
+SparseDataset Shard(const SparseDataset& data, int rank, int size,
+                    bool equal_sizes = true);
 
 // A hash of the bits of every weight and bias of the model (not the Adam
 // moments): equal replicas have equal hashes.

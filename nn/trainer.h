@@ -134,4 +134,10 @@ void PredictBatch(const Model& model, size_t n,
 EvalResult Evaluate(const Model& model, const SparseDataset& data, bool exact,
                     size_t threads = 0);
 
+// The same over the ranks of `comm` (nn/data_parallel.cc): each rank
+// evaluates its shard of `data`, the figures are combined; every rank gets
+// the result. A collective.
+EvalResult EvaluateRanks(const Model& model, const SparseDataset& data,
+                         bool exact, size_t threads, dist::Communicator& comm);
+
 }  // namespace frugal::nn

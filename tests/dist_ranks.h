@@ -84,6 +84,7 @@ class Ranks {
       }
       pids_.push_back(pid);
     }
+    exit_ms_.assign(pids_.size(), 0.0);
   }
   ~Ranks() {
     for (pid_t p : pids_) {
@@ -94,6 +95,8 @@ class Ranks {
     }
   }
   pid_t pid(int r) const { return pids_[size_t(r)]; }
+  // MonotonicMs() when Wait() saw rank r exit (0 before).
+  double exit_ms(int r) const { return exit_ms_[size_t(r)]; }
 
   // Exit status of every rank (128 + signal when killed), or -1 for the
   // ones still running after `timeout_s` and the ones not in `only` (all
@@ -115,6 +118,7 @@ class Ranks {
         int st = 0;
         if (waitpid(pids[i], &st, WNOHANG) == pids[i]) {
           status[i] = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+          exit_ms_[i] = MonotonicMs();
           pids[i] = pids_[i] = 0;
           --left;
         }
@@ -137,6 +141,7 @@ class Ranks {
   }
   std::string dir_;
   std::vector<pid_t> pids_;
+  std::vector<double> exit_ms_;
 };
 
 }  // namespace frugal::dist::testing
