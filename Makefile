@@ -27,7 +27,7 @@ test-python: setup
 	bash scripts/setup.sh python3-venv python3-dev
 	test -x $(PYENV)/bin/python || python3 -m venv $(PYENV)
 	$(PYENV)/bin/python -m pip install -q --upgrade pip
-	$(PYENV)/bin/python -m pip install -q '.[test]'
+	$(PYENV)/bin/python -m pip install -q '.[test,ray]'
 	$(PYENV)/bin/python -m pytest -q python/tests
 
 DATA ?= ../shared/data

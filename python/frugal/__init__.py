@@ -188,6 +188,10 @@ class Model:
     metadata = property(lambda self: self._m.metadata)
     layers = property(lambda self: self._m.layers)
 
+    def weights_hash(self) -> int:
+        """A 64-bit hash of every weight (equal on identical replicas)."""
+        return self._m.weights_hash()
+
     @property
     def inference_candidates(self) -> int:
         """Output candidates scored per LSH prediction (a serving knob)."""

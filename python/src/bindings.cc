@@ -22,6 +22,7 @@
 
 #include "dist/communicator.h"
 #include "nn/classifier.h"
+#include "nn/data_parallel.h"
 #include "nn/dataset.h"
 #include "nn/model.h"
 #include "nn/serialize.h"
@@ -281,6 +282,7 @@ class PyModel {
     }
     return l;
   }
+  uint64_t weights_hash() const { return nn::WeightsHash(*model_); }
   size_t inference_active() const { return model_->inference_active(); }
   void set_inference_active(size_t n) { model_->set_inference_active(n); }
 
@@ -404,7 +406,14 @@ PYBIND11_MODULE(_frugal, m) {
       .def_property_readonly("num_features", &nn::SparseDataset::num_features)
       .def_property_readonly("num_labels", &nn::SparseDataset::num_labels)
       .def_property_readonly("nonzeros", &nn::SparseDataset::nonzeros)
-      .def("__len__", &nn::SparseDataset::size);
+      .def("__len__", &nn::SparseDataset::size)
+      .def(
+          "shard",
+          [](const nn::SparseDataset& d, int rank, int size) {
+            return nn::Shard(d, rank, size);
+          },
+          py::arg("rank"), py::arg("size"),
+          "The rows of rank `rank` of `size` (a copy).");
 
   m.def(
       "read_file",
@@ -476,6 +485,7 @@ PYBIND11_MODULE(_frugal, m) {
       .def_property_readonly("step", &PyModel::step)
       .def_property_readonly("metadata", &PyModel::metadata)
       .def_property_readonly("layers", &PyModel::layers)
+      .def("weights_hash", &PyModel::weights_hash)
       .def_property("inference_candidates", &PyModel::inference_active,
                     &PyModel::set_inference_active);
 
