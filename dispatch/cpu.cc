@@ -35,9 +35,11 @@ CpuInfo Detect() {
     info.name = pkg->name;
   }
   std::ostringstream feats;
-  auto note = [&](bool has, const char* name) {
+  // Returns int so that `&` (which, unlike `&&`, evaluates every operand and
+  // so notes every feature) is not bitwise logic on bools to clang.
+  auto note = [&](bool has, const char* name) -> int {
     if (has) feats << (feats.tellp() > 0 ? " " : "") << name;
-    return has;
+    return has ? 1 : 0;
   };
   IsaMask isa = 0;
 #if CPUINFO_ARCH_X86 || CPUINFO_ARCH_X86_64

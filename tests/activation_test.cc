@@ -53,7 +53,7 @@ std::vector<float> RunActivation(Fn fn, const std::vector<float>& x_v,
     *ret = fn(x.data(), out, n);
   }
   *intact = x.Intact() && y.Intact();
-  if (!in_place && std::memcmp(x.data(), x_v.data(), n * 4) != 0) {
+  if (!in_place && !test::SameBytes(x.data(), x_v.data(), n * 4)) {
     *intact = false;  // the input of an out-of-place call is read-only
   }
   return in_place ? x.ToVector() : y.ToVector();

@@ -206,22 +206,18 @@ TEST(AdamRows, MatchesReferenceAndTouchesOnlyListedRows) {
                 // Unlisted rows, and the padding of every row: bit for bit.
                 const size_t from = listed[r] ? dim : 0;
                 const size_t bytes = (stride - from) * 4;
-                EXPECT_EQ(std::memcmp(w.data() + off + from,
-                                      w0.data() + off + from, bytes),
-                          0)
+                EXPECT_TRUE(test::SameBytes(w.data() + off + from,
+                                            w0.data() + off + from, bytes))
                     << "w row " << r << " (listed " << listed[r]
                     << ") changed outside [0, dim), dim=" << dim;
-                EXPECT_EQ(std::memcmp(m.data() + off + from,
-                                      m0.data() + off + from, bytes),
-                          0)
+                EXPECT_TRUE(test::SameBytes(m.data() + off + from,
+                                            m0.data() + off + from, bytes))
                     << "m row " << r << ", dim=" << dim;
-                EXPECT_EQ(std::memcmp(vv.data() + off + from,
-                                      v0.data() + off + from, bytes),
-                          0)
+                EXPECT_TRUE(test::SameBytes(vv.data() + off + from,
+                                            v0.data() + off + from, bytes))
                     << "v row " << r << ", dim=" << dim;
-                EXPECT_EQ(std::memcmp(g.data() + off + from,
-                                      g0.data() + off + from, bytes),
-                          0)
+                EXPECT_TRUE(test::SameBytes(g.data() + off + from,
+                                            g0.data() + off + from, bytes))
                     << "g row " << r << ", dim=" << dim;
                 if (!listed[r]) continue;
                 for (size_t i = 0; i < dim; ++i) {

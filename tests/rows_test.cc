@@ -109,15 +109,14 @@ void CheckRowAccumulate(const std::vector<kernels::Variant<Fn>>& variants,
                 << "dim=" << dim << " stride=" << stride << " nnz=" << nnz
                 << " misalign=" << mis;
             if (nnz == 0) {  // nothing to add: out is unchanged, bit for bit
-              EXPECT_EQ(std::memcmp(out.data(), out0.data(), dim * 4), 0)
+              EXPECT_TRUE(test::SameBytes(out.data(), out0.data(), dim * 4))
                   << "dim=" << dim;
             }
           }
           // Inputs are read-only.
           EXPECT_TRUE(w.Intact());
-          EXPECT_EQ(std::memcmp(w.data(), w_before.data(),
-                                w.size() * sizeof(TW)),
-                    0);
+          EXPECT_TRUE(test::SameBytes(w.data(), w_before.data(),
+                                      w.size() * sizeof(TW)));
         }
       }
     }
@@ -274,13 +273,13 @@ TEST(ScatterAddRows, MatchesReference) {
               const float* got = w.data() + r * stride;
               const float* before = w0.data() + r * stride;
               if (!listed[r]) {
-                EXPECT_EQ(std::memcmp(got, before, stride * 4), 0)
+                EXPECT_TRUE(test::SameBytes(got, before, stride * 4))
                     << "unlisted row " << r << " changed, dim=" << dim
                     << " stride=" << stride << " nnz=" << nnz;
                 continue;
               }
               // Padding columns of listed rows are not ours to touch either.
-              EXPECT_EQ(std::memcmp(got + dim, before + dim, pad * 4), 0)
+              EXPECT_TRUE(test::SameBytes(got + dim, before + dim, pad * 4))
                   << "padding of row " << r << " changed, dim=" << dim;
               std::vector<double> scale(dim);
               for (size_t d = 0; d < dim; ++d) {

@@ -84,6 +84,12 @@ class Guarded {
   T* data_ = nullptr;
 };
 
+// memcmp over n bytes that allows n == 0 with null pointers (an empty
+// vector's data()), which memcmp itself does not.
+inline bool SameBytes(const void* a, const void* b, size_t n) {
+  return n == 0 || std::memcmp(a, b, n) == 0;
+}
+
 inline std::vector<float> RandomFloats(size_t n, std::mt19937& rng,
                                        float lo = -1.0f, float hi = 1.0f) {
   std::uniform_real_distribution<float> dist(lo, hi);

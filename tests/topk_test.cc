@@ -163,7 +163,7 @@ TEST(TopK, MatchesReference) {
           }
           EXPECT_EQ(bad, 0u) << Name(c.pattern) << " n=" << n << " k=" << k;
         }
-        EXPECT_EQ(std::memcmp(x.data(), c.x.data(), n * 4), 0)
+        EXPECT_TRUE(test::SameBytes(x.data(), c.x.data(), n * 4))
             << "x modified";
         EXPECT_TRUE(x.Intact());
       }
