@@ -51,3 +51,78 @@ bench: build
 
 clean:
 	rm -rf $(BUILD)
+
+# Sanitizer builds, each in its own build directory (no benchmarks).
+# test-asan: AddressSanitizer + UndefinedBehaviorSanitizer (and LeakSanitizer)
+# over the whole suite; any finding fails the test (-fno-sanitize-recover).
+# test-tsan: ThreadSanitizer over the concurrent code (trainer, LSH index,
+# evaluation, save/load). oneTBB's own synchronization reaches TSan through
+# an ITT collector (tests/sanitizers/tsan_itt.cc); tests/sanitizers/tsan.supp
+# lists and explains every suppression.
+ASAN_BUILD ?= build-asan
+TSAN_BUILD ?= build-tsan
+SAN_CMAKE_ARGS = -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g" \
+  -DFRUGAL_BUILD_BENCH=OFF
+ASAN_FLAGS = -fsanitize=address,undefined -fno-sanitize-recover=all \
+  -fno-omit-frame-pointer
+TSAN_FLAGS = -fsanitize=thread -fno-omit-frame-pointer -DTBB_USE_PROFILING_TOOLS=2
+TSAN_TESTS ?= Trainer|NeuronIndex|ModelFile|Model\.|Classifier
+
+.PHONY: test-asan test-tsan
+
+test-asan: setup
+	cmake -S . -B $(ASAN_BUILD) $(SAN_CMAKE_ARGS) -DCMAKE_CXX_FLAGS="$(ASAN_FLAGS)"
+	cmake --build $(ASAN_BUILD) -j$(JOBS)
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:verify_asan_link_order=0 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ctest --test-dir $(ASAN_BUILD) --output-on-failure -j2
+
+test-tsan: setup
+	cmake -S . -B $(TSAN_BUILD) $(SAN_CMAKE_ARGS) -DCMAKE_CXX_FLAGS="$(TSAN_FLAGS)"
+	cmake --build $(TSAN_BUILD) -j$(JOBS)
+	TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$(CURDIR)/tests/sanitizers/tsan.supp" \
+	INTEL_LIBITTNOTIFY64=$(abspath $(TSAN_BUILD))/tests/libtsan_itt.so \
+	INTEL_ITTNOTIFY_GROUPS=sync \
+	  ctest --test-dir $(TSAN_BUILD) --output-on-failure -j2 -R '$(TSAN_TESTS)'
+
+# libFuzzer targets (fuzz/), built with clang and ASan+UBSan in their own
+# directory; clang and libclang-rt-14-dev are installed only for this.
+# `make fuzz` runs each target for FUZZ_SECONDS from the seed corpora
+# (fuzz_seeds: ../shared/data and saved models) plus what earlier runs kept
+# in $(FUZZ_BUILD)/corpus; a crash stops it and leaves the input as
+# $(FUZZ_BUILD)/crash-<target>-*.
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 300
+FUZZ_TARGETS ?= dataset csv model options
+FUZZ_ARGS ?=
+FUZZ_FLAGS = -fsanitize=fuzzer-no-link,address,undefined \
+  -fno-sanitize-recover=all -fno-omit-frame-pointer
+
+.PHONY: fuzz fuzz-build
+
+fuzz-build:
+	bash scripts/setup.sh clang libclang-rt-14-dev
+	cmake -S . -B $(FUZZ_BUILD) -DCMAKE_CXX_COMPILER=clang++ \
+	  -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g" \
+	  -DCMAKE_CXX_FLAGS="$(FUZZ_FLAGS)" -DBUILD_SHARED_LIBS=OFF \
+	  -DFRUGAL_BUILD_FUZZ=ON -DFRUGAL_BUILD_TESTS=OFF -DFRUGAL_BUILD_BENCH=OFF
+	cmake --build $(FUZZ_BUILD) -j$(JOBS)
+	$(FUZZ_BUILD)/fuzz/fuzz_seeds $(DATA) $(FUZZ_BUILD)/seeds
+
+fuzz: fuzz-build
+	set -e; for t in $(FUZZ_TARGETS); do \
+	  mkdir -p $(FUZZ_BUILD)/corpus/$$t; \
+	  echo "fuzz: $$t for $(FUZZ_SECONDS) s"; \
+	  $(FUZZ_BUILD)/fuzz/$${t}_fuzz -max_total_time=$(FUZZ_SECONDS) \
+	    -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 \
+	    -artifact_prefix=$(FUZZ_BUILD)/crash-$$t- $(FUZZ_ARGS) \
+	    $(FUZZ_BUILD)/corpus/$$t $(FUZZ_BUILD)/seeds/$$t; \
+	done
+
+# The kill-during-checkpoint test at full length: 100 trials (the ctest
+# version runs 20).
+CRASH_TRIALS ?= 100
+.PHONY: crash-test
+crash-test: build
+	FRUGAL_CRASH_TRIALS=$(CRASH_TRIALS) $(BUILD)/tests/crash_safety_test \
+	  --gtest_filter='CrashSafety.KillDuringCheckpoint*'

@@ -24,6 +24,7 @@
 #include <map>
 
 #include "apps/launch_command.h"
+#include "apps/options.h"
 #include "apps/text_command.h"
 #include "dist/communicator.h"
 #include "frugal.h"
@@ -43,20 +44,6 @@ namespace {
 constexpr int kExitOk = 0;
 constexpr int kExitError = 1;
 constexpr int kExitUsage = 2;
-
-using Args = std::vector<std::string>;
-
-// A malformed command line. main() prints the message and the usage of
-// `command` (or the general usage when it is empty) to stderr, exits 2.
-class UsageError : public std::runtime_error {
- public:
-  UsageError(std::string command, const std::string& message)
-      : std::runtime_error(message), command_(std::move(command)) {}
-  const std::string& command() const { return command_; }
-
- private:
-  std::string command_;
-};
 
 struct Command {
   const char* name;
@@ -254,76 +241,6 @@ int RunInfo(const Args& args) {
   std::cout.flush();
   return std::cout ? kExitOk : kExitError;
 }
-
-// ---------------------------------------------------------------------------
-// Option parsing shared by the training commands: `--name value` pairs and
-// `--flag` switches, each allowed once.
-
-class Options {
- public:
-  Options(const std::string& command, const Args& args,
-          const std::vector<std::string>& valued,
-          const std::vector<std::string>& flags)
-      : command_(command) {
-    for (size_t i = 0; i < args.size(); ++i) {
-      const std::string& a = args[i];
-      const bool is_valued =
-          std::find(valued.begin(), valued.end(), a) != valued.end();
-      const bool is_flag =
-          std::find(flags.begin(), flags.end(), a) != flags.end();
-      if (!is_valued && !is_flag) {
-        throw UsageError(command, "unknown option '" + a + "'");
-      }
-      if (values_.count(a)) {
-        throw UsageError(command, "option '" + a + "' given twice");
-      }
-      if (is_valued) {
-        if (i + 1 >= args.size()) {
-          throw UsageError(command, "option '" + a + "' needs a value");
-        }
-        values_[a] = args[++i];
-      } else {
-        values_[a] = "";
-      }
-    }
-  }
-
-  bool Has(const std::string& name) const { return values_.count(name) != 0; }
-  std::string Str(const std::string& name, const std::string& def = "") const {
-    auto it = values_.find(name);
-    return it == values_.end() ? def : it->second;
-  }
-  std::string Required(const std::string& name) const {
-    if (!Has(name)) throw UsageError(command_, "missing " + name);
-    return Str(name);
-  }
-  size_t Size(const std::string& name, size_t def) const {
-    if (!Has(name)) return def;
-    const std::string v = Str(name);
-    char* end = nullptr;
-    errno = 0;
-    const unsigned long long x = std::strtoull(v.c_str(), &end, 10);
-    if (v.empty() || *end != '\0' || errno != 0 || v[0] == '-') {
-      throw UsageError(command_, name + " expects a non-negative integer, got '" +
-                                     v + "'");
-    }
-    return size_t(x);
-  }
-  float Float(const std::string& name, float def) const {
-    if (!Has(name)) return def;
-    const std::string v = Str(name);
-    char* end = nullptr;
-    const float x = std::strtof(v.c_str(), &end);
-    if (v.empty() || *end != '\0' || !std::isfinite(x)) {
-      throw UsageError(command_, name + " expects a number, got '" + v + "'");
-    }
-    return x;
-  }
-
- private:
-  std::string command_;
-  std::map<std::string, std::string> values_;
-};
 
 nn::ReadOptions ReadOptionsFor(const Options& o, const std::string& command) {
   nn::ReadOptions r;

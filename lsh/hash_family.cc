@@ -27,12 +27,17 @@ T* Scratch(size_t n) {
   return buf.data();
 }
 
+// Features per SRP projection.
+size_t SrpNnz(const HashConfig& c, size_t dim) {
+  return std::max<size_t>(
+      1, std::min<size_t>(dim, size_t(double(dim) * c.srp_density + 0.5)));
+}
+
 class SrpFamily final : public HashFamily {
  public:
   SrpFamily(const HashConfig& c, size_t dim) : HashFamily(c, dim) {
     const size_t num_proj = size_t{c.k} * c.l;
-    nnz_ = std::max<size_t>(
-        1, std::min<size_t>(dim, size_t(double(dim) * c.srp_density + 0.5)));
+    nnz_ = SrpNnz(c, dim);
     proj_.resize(nnz_ * num_proj);
     std::mt19937_64 rng(c.seed);
     std::vector<uint32_t> features(dim);
@@ -224,8 +229,7 @@ const char* HashKindName(HashKind kind) {
   return "?";
 }
 
-std::unique_ptr<HashFamily> MakeHashFamily(const HashConfig& c,
-                                           size_t input_dim) {
+uint32_t CheckHashConfig(const HashConfig& c, size_t input_dim) {
   auto fail = [](const std::string& what) {
     throw std::invalid_argument("HashConfig: " + what);
   };
@@ -240,6 +244,8 @@ std::unique_ptr<HashFamily> MakeHashFamily(const HashConfig& c,
     fail("bin_size " + std::to_string(c.bin_size) +
          " is not a power of two in [2, 1024]");
   }
+  // Also keeps k * log2(bin_size) below from wrapping around.
+  if (c.k > 32) fail("k " + std::to_string(c.k) + " > 32");
   const uint32_t bits = binned ? c.k * Log2(c.bin_size) : c.k;
   if (bits > 32) {
     fail("code bits k * log2(bin_size) = " + std::to_string(bits) + " > 32");
@@ -251,6 +257,29 @@ std::unique_ptr<HashFamily> MakeHashFamily(const HashConfig& c,
     fail("bin_size " + std::to_string(c.bin_size) + " > input_dim " +
          std::to_string(input_dim));
   }
+  if (c.kind != HashKind::kSrp && c.kind != HashKind::kDwta &&
+      c.kind != HashKind::kMinHash) {
+    fail("unknown hash kind " + std::to_string(int(c.kind)));
+  }
+  return bits;
+}
+
+size_t HashFamilyBytes(const HashConfig& c, size_t input_dim) {
+  const size_t num_hashes = size_t{c.k} * c.l;
+  switch (c.kind) {
+    case HashKind::kSrp:
+      return num_hashes * SrpNnz(c, input_dim) * sizeof(uint32_t);
+    case HashKind::kDwta:
+      return num_hashes * c.bin_size * sizeof(uint32_t);
+    case HashKind::kMinHash:
+      return num_hashes * sizeof(uint32_t);
+  }
+  return 0;
+}
+
+std::unique_ptr<HashFamily> MakeHashFamily(const HashConfig& c,
+                                           size_t input_dim) {
+  CheckHashConfig(c, input_dim);
   switch (c.kind) {
     case HashKind::kSrp:
       return std::make_unique<SrpFamily>(c, input_dim);
@@ -259,8 +288,7 @@ std::unique_ptr<HashFamily> MakeHashFamily(const HashConfig& c,
     case HashKind::kMinHash:
       return std::make_unique<MinHashFamily>(c, input_dim);
   }
-  fail("unknown kind");
-  return nullptr;
+  return nullptr;  // unreachable: CheckHashConfig refuses other kinds
 }
 
 }  // namespace frugal::lsh

@@ -61,4 +61,11 @@ class HashFamily {
 std::unique_ptr<HashFamily> MakeHashFamily(const HashConfig& config,
                                            size_t input_dim);
 
+// The validation of MakeHashFamily alone; returns the family's code_bits().
+uint32_t CheckHashConfig(const HashConfig& config, size_t input_dim);
+
+// Bytes a family's hash functions (projections, bins or seeds) take, for a
+// configuration CheckHashConfig accepts; computed without building it.
+size_t HashFamilyBytes(const HashConfig& config, size_t input_dim);
+
 }  // namespace frugal::lsh

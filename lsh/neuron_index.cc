@@ -17,7 +17,7 @@ uint32_t BucketBits(const IndexConfig& c, const HashFamily& f) {
   return std::min(f.code_bits(), c.range_bits);
 }
 
-std::unique_ptr<HashFamily> MakeFamily(const IndexConfig& c, size_t dim) {
+void CheckIndexConfig(const IndexConfig& c) {
   if (c.range_bits == 0 || c.range_bits > 24) {
     throw std::invalid_argument("IndexConfig: range_bits " +
                                 std::to_string(c.range_bits) +
@@ -26,10 +26,29 @@ std::unique_ptr<HashFamily> MakeFamily(const IndexConfig& c, size_t dim) {
   if (c.hash.l > 0xffff) {
     throw std::invalid_argument("IndexConfig: more than 65535 tables");
   }
+}
+
+std::unique_ptr<HashFamily> MakeFamily(const IndexConfig& c, size_t dim) {
+  CheckIndexConfig(c);
   return MakeHashFamily(c.hash, dim);
 }
 
 }  // namespace
+
+size_t IndexBytes(const IndexConfig& config, size_t num_neurons, size_t dim) {
+  CheckIndexConfig(config);
+  const uint32_t bits =
+      std::min(CheckHashConfig(config.hash, dim), config.range_bits);
+  // Tables: ids plus two counters per bucket; per neuron: its bucket in
+  // every table and a changed bit. In double: the product of stored fields
+  // can exceed 2^64.
+  const double buckets = double(config.hash.l) * double(uint64_t{1} << bits);
+  const double bytes =
+      double(HashFamilyBytes(config.hash, dim)) +
+      buckets * (double(config.bucket_capacity) + 2) * sizeof(uint32_t) +
+      double(num_neurons) * (double(config.hash.l) * sizeof(uint32_t) + 1);
+  return bytes >= 0x1p63 ? size_t{1} << 63 : size_t(bytes);
+}
 
 void QueryScratch::Resize(size_t num_neurons) {
   if (mark_.size() == num_neurons) return;

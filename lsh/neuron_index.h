@@ -47,6 +47,12 @@ struct IndexConfig {
   uint32_t redraw_every = 0;
 };
 
+// Bytes (approximately) an index of this configuration takes for
+// num_neurons rows of dim elements: hash functions, tables, each neuron's
+// buckets. Computed without building it, to refuse absurd configurations
+// read from files. Throws std::invalid_argument on an invalid configuration.
+size_t IndexBytes(const IndexConfig& config, size_t num_neurons, size_t dim);
+
 // Per-thread working memory for queries; sized for one index.
 class QueryScratch {
  public:

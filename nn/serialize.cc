@@ -299,6 +299,23 @@ std::unique_ptr<Model> ReadModel(std::FILE* f, uint64_t size,
   // are built from them.
   std::unique_ptr<Model> model;
   try {
+    // An LSH index's size follows from its stored settings, not from the
+    // file's size: refuse settings that would take more than 1 GiB plus 32
+    // times the layer's weights, before anything is allocated.
+    size_t in = config.input_dim;
+    for (const LayerConfig& lc : config.layers) {
+      if (lc.sparsity < 1.0f) {
+        const size_t bytes = lsh::IndexBytes(lc.lsh, lc.width, in);
+        const size_t limit =
+            (size_t{1} << 30) + 32 * sizeof(float) * lc.width * in;
+        if (bytes > limit) {
+          throw corrupt("LSH settings for a " + std::to_string(bytes >> 20) +
+                        " MiB index, more than " +
+                        std::to_string(limit >> 20) + " MiB for its layer");
+        }
+      }
+      in = lc.width;
+    }
     model = std::make_unique<Model>(config, /*initialize=*/false);
   } catch (const std::invalid_argument& e) {
     throw corrupt(e.what());
