@@ -367,6 +367,8 @@ DataParallel ConnectRanks(const Options& o, nn::SparseDataset& train) {
   if (o.Has("--rank")) co.rank = int(o.Size("--rank", 0));
   co.rendezvous = o.Str("--rendezvous", co.rendezvous);
   co.run_id = o.Str("--run-id", co.run_id);
+  co.hostname = o.Str("--comm-address", co.hostname);
+  co.iface = o.Str("--comm-iface", co.iface);
   const float timeout_s = o.Float("--comm-timeout", 60.0f);
   if (!(timeout_s > 0)) throw UsageError("train", "--comm-timeout must be positive");
   co.timeout = std::chrono::milliseconds(int64_t(double(timeout_s) * 1000));
@@ -410,7 +412,8 @@ int RunTrain(const Args& args) {
                    "--batch", "--lr", "--weight-decay", "--threads",
                    "--sparsity", "--loss", "--model", "--seed", "--schedule",
                    "--world-size", "--rank", "--rendezvous", "--run-id",
-                   "--comm-timeout", "--checkpoint-every", "--exchange"},
+                   "--comm-timeout", "--comm-address", "--comm-iface",
+                   "--checkpoint-every", "--exchange"},
                   {"--json", "--no-progress", "--exact-eval",
                    "--checkpoint-every-epoch", "--resume"});
   const nn::ReadOptions ro = ReadOptionsFor(o, "train");
@@ -701,6 +704,9 @@ constexpr Command kCommands[] = {
      "  --run-id ID         rendezvous namespace; new for every attempt\n"
      "  --comm-timeout S    collective timeout, seconds (default 60); must\n"
      "                      exceed a checkpoint's write time\n"
+     "  --comm-address A    address this rank listens on (default 127.0.0.1;\n"
+     "                      one the other hosts reach when they are remote)\n"
+     "  --comm-iface NAME   or the network interface to listen on\n"
      "  --exchange M        auto (fewer bytes), dense or sparse (default auto)\n"
      "  --checkpoint-every K  rank 0 saves --model every K steps (atomic)\n"
      "  --resume            continue from --model when it exists\n",
