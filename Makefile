@@ -33,7 +33,7 @@ test-python: setup
 DATA ?= ../shared/data
 
 # Trains the extreme-classification network on bibtex and prints P@1/P@5
-# and throughput.
+# and throughput; then the CSV text classifier on dbpedia14k (accuracy).
 demo: build
 	$(BUILD)/apps/frugal info | head -8
 	$(BUILD)/apps/frugal train --train $(DATA)/bibtex/train.txt \
@@ -41,6 +41,11 @@ demo: build
 	  --exact-eval --model $(BUILD)/bibtex.model
 	$(BUILD)/apps/frugal eval --model $(BUILD)/bibtex.model \
 	  --test $(DATA)/bibtex/test.txt --exact
+	$(BUILD)/apps/frugal text train --train $(DATA)/dbpedia14k/train.csv \
+	  --test $(DATA)/dbpedia14k/test.csv --no-header --label-col 0 \
+	  --text-col 1 --last-column-rest --model $(BUILD)/dbpedia.model
+	echo "The Amazon flows through Brazil" | \
+	  $(BUILD)/apps/frugal text predict --model $(BUILD)/dbpedia.model --no-target
 
 bench: build
 	@if [ -f bench/run.sh ]; then \
