@@ -11,8 +11,7 @@ X(n), per layer, is the cheaper of (as nn/data_parallel.cc chooses)
   sparse: (n-1) * P / bw               (ring allgatherv: every rank forwards the
                                         others' touched rows, P bytes each)
 plus the touched-row ids gathered in both modes, (n-1) * I / bw, and a latency
-of `hops(n) * alpha` for the collectives of one step (12 (n-1) ring hops for
-the two-layer networks: see RESULTS.md). Inputs are the per-rank figures
+of alpha per ring hop of the step's collectives (see exchange_seconds). Inputs are the per-rank figures
 measured by bench/dist_bench.cc (touched rows, row bytes) and the compute time
 per step of one core: Amazon from the single-process 568 samples/s per core
 (bench/train_bench.cc), Criteo from dist_bench's compute medians.
@@ -38,14 +37,23 @@ SCENARIOS = {
 
 
 def exchange_seconds(layers, n):
+    """One step's exchange: bytes over bw plus ring hops x ALPHA, with the
+    collectives nn/data_parallel.cc issues (a count allgather; per layer one
+    allgatherv, plus allreduces of the matrix and its biases when dense;
+    layer 0's bias row)."""
     total = 0.0
+    hops = (n - 1) + 2 * (n - 1)  # counts; layer 0's bias allreduce
     for rows, cols, bias, touched in layers:
         dense = rows * cols * 4 + (rows * 4 if bias else 0)
         payload = touched * (cols + (1 if bias else 0)) * 4
         ids = touched * 4
-        total += min(2 * (n - 1) / n * dense, (n - 1) * payload) / BW
-        total += (n - 1) * ids / BW
-    return total + 12 * (n - 1) * ALPHA
+        sparse_cost = (n - 1) * (payload + ids)
+        dense_cost = 2 * (n - 1) / n * dense + (n - 1) * ids
+        total += min(sparse_cost, dense_cost) / BW
+        hops += (n - 1)
+        if dense_cost <= sparse_cost:
+            hops += 2 * (n - 1) * (2 if bias else 1)
+    return total + hops * ALPHA
 
 
 def main():

@@ -25,12 +25,17 @@ class LocalCommunicator final : public Communicator {
   void Allreduce(float*, size_t, ReduceOp) override { ++stats_.calls; }
   void Allreduce(double*, size_t, ReduceOp) override { ++stats_.calls; }
   void Allreduce(int64_t*, size_t, ReduceOp) override { ++stats_.calls; }
-  std::vector<uint8_t> AllgathervBytes(const void* data, size_t bytes,
-                                       std::vector<size_t>* counts) override {
+  void Allgather(const void* data, size_t bytes, void* out) override {
     ++stats_.calls;
-    if (counts != nullptr) counts->assign(1, bytes);
-    const auto* p = static_cast<const uint8_t*>(data);
-    return bytes == 0 ? std::vector<uint8_t>() : std::vector<uint8_t>(p, p + bytes);
+    if (bytes > 0) std::memmove(out, data, bytes);
+  }
+  void AllgathervKnown(const void* data, const std::vector<size_t>& counts,
+                       void* out) override {
+    ++stats_.calls;
+    if (counts.size() != 1) {
+      throw std::invalid_argument("AllgathervKnown: expected 1 count");
+    }
+    if (counts[0] > 0) std::memmove(out, data, counts[0]);
   }
   void Broadcast(void*, size_t, int root) override {
     if (root != 0) throw std::invalid_argument("Broadcast: root out of range");
@@ -55,6 +60,20 @@ long long EnvInt(const char* name) {
 }
 
 }  // namespace
+
+std::vector<uint8_t> Communicator::AllgathervBytes(const void* data, size_t bytes,
+                                                   std::vector<size_t>* counts) {
+  std::vector<int64_t> sizes(size_t(size()), 0);
+  const int64_t mine = int64_t(bytes);
+  Allgather(&mine, sizeof mine, sizes.data());
+  std::vector<size_t> byte_counts(sizes.begin(), sizes.end());
+  size_t total = 0;
+  for (size_t c : byte_counts) total += c;
+  std::vector<uint8_t> out(total);
+  if (total > 0) AllgathervKnown(data, byte_counts, out.data());
+  if (counts != nullptr) *counts = std::move(byte_counts);
+  return out;
+}
 
 std::unique_ptr<Communicator> MakeLocalCommunicator() {
   return std::make_unique<LocalCommunicator>();

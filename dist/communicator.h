@@ -37,9 +37,10 @@ class CommError : public std::runtime_error {
 
 enum class ReduceOp { kSum, kMin, kMax };
 
-// Bytes this rank has put on the wire, by collective (the algorithm's
-// exact count for ring allreduce / ring allgather / the broadcast tree
-// Gloo uses; headers excluded).
+// Bytes this rank has put on the wire, by collective, counted from the
+// schedules of Gloo's ring allreduce (2 (n-1)/n of the buffer) and ring
+// allgatherv (every chunk but the right neighbour's); a broadcast is
+// counted at the root as its payload times the receivers. Headers excluded.
 struct CommStats {
   uint64_t allreduce_bytes = 0;
   uint64_t allgather_bytes = 0;
@@ -67,11 +68,21 @@ class Communicator {
   virtual void Allreduce(double* data, size_t count, ReduceOp op) = 0;
   virtual void Allreduce(int64_t* data, size_t count, ReduceOp op) = 0;
 
+  // Every rank contributes `bytes` bytes, the same on every rank; `out`
+  // (size() * bytes) receives them in rank order.
+  virtual void Allgather(const void* data, size_t bytes, void* out) = 0;
+
+  // Rank r contributes counts[r] bytes (every rank passes the same counts;
+  // data holds counts[rank()] bytes); `out` (their sum) receives them in
+  // rank order. One collective.
+  virtual void AllgathervKnown(const void* data, const std::vector<size_t>& counts,
+                               void* out) = 0;
+
   // Every rank contributes `bytes` bytes (may differ per rank, may be 0);
   // returns the concatenation in rank order and, in `counts` (resized to
-  // size()), each rank's byte count.
-  virtual std::vector<uint8_t> AllgathervBytes(const void* data, size_t bytes,
-                                               std::vector<size_t>* counts) = 0;
+  // size()), each rank's byte count. Two collectives (counts, then data).
+  std::vector<uint8_t> AllgathervBytes(const void* data, size_t bytes,
+                                       std::vector<size_t>* counts);
 
   // `bytes` from `root`'s buffer into every rank's `data`.
   virtual void Broadcast(void* data, size_t bytes, int root) = 0;

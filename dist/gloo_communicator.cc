@@ -234,39 +234,31 @@ class GlooCommunicator final : public Communicator {
     AllreduceT(data, count, op);
   }
 
-  std::vector<uint8_t> AllgathervBytes(const void* data, size_t bytes,
-                                       std::vector<size_t>* counts) override {
-    // First every rank's byte count, then the payload.
-    std::vector<int64_t> sizes(size_t(size_), 0);
-    int64_t mine = int64_t(bytes);
+  void Allgather(const void* data, size_t bytes, void* out) override {
+    AllgathervKnown(data, std::vector<size_t>(size_t(size_), bytes), out);
+  }
+
+  void AllgathervKnown(const void* data, const std::vector<size_t>& counts,
+                       void* out) override {
+    if (counts.size() != size_t(size_)) {
+      throw std::invalid_argument("AllgathervKnown: " + std::to_string(counts.size()) +
+                                  " counts for " + std::to_string(size_) + " ranks");
+    }
+    size_t total = 0;
+    for (size_t c : counts) total += c;
+    if (total == 0) return;
+    // Gloo needs a valid pointer even for an empty contribution.
+    uint8_t dummy = 0;
+    void* in = counts[size_t(rank_)] > 0 ? const_cast<void*>(data) : &dummy;
     Run("allgatherv", [&] {
       gloo::AllgathervOptions opts(context_);
-      opts.setInput(&mine, 1);
-      opts.setOutput(sizes.data(), std::vector<size_t>(size_t(size_), 1));
+      opts.setInput(static_cast<uint8_t*>(in), counts[size_t(rank_)]);
+      opts.setOutput(static_cast<uint8_t*>(out), counts);
       opts.setTag(NextTag());
       gloo::allgatherv(opts);
     });
-    std::vector<size_t> byte_counts(sizes.begin(), sizes.end());
-    size_t total = 0;
-    for (size_t c : byte_counts) total += c;
-    std::vector<uint8_t> out(total);
-    if (total > 0) {
-      // Gloo needs a valid pointer even for an empty contribution.
-      uint8_t dummy = 0;
-      void* in = bytes > 0 ? const_cast<void*>(data) : &dummy;
-      Run("allgatherv", [&] {
-        gloo::AllgathervOptions opts(context_);
-        opts.setInput(static_cast<uint8_t*>(in), bytes);
-        opts.setOutput(out.data(), byte_counts);
-        opts.setTag(NextTag());
-        gloo::allgatherv(opts);
-      });
-      // Ring: a rank forwards every chunk but its right neighbour's.
-      stats_.allgather_bytes += total - byte_counts[size_t((rank_ + 1) % size_)];
-    }
-    stats_.allgather_bytes += uint64_t(size_ - 1) * sizeof(int64_t);
-    if (counts != nullptr) *counts = std::move(byte_counts);
-    return out;
+    // Ring: a rank forwards every chunk but its right neighbour's.
+    stats_.allgather_bytes += total - counts[size_t((rank_ + 1) % size_)];
   }
 
   void Broadcast(void* data, size_t bytes, int root) override {

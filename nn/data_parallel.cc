@@ -34,92 +34,138 @@ uint64_t RingAllreduceBytes(uint64_t bytes, int ranks) {
   return 2 * uint64_t(ranks - 1) * bytes / uint64_t(ranks);
 }
 
-// One layer: gradient rows of W (cols floats each at stride) and, for
-// neuron-major layers (l > 0), one bias per row.
-void ExchangeLayer(Layer& layer, bool has_row_bias, dist::Communicator& comm,
-                   ExchangePolicy policy,
-                   std::vector<std::vector<uint32_t>>& touched,
-                   LayerExchange& out) {
-  ParamBlock& W = layer.w;
-  ParamBlock& B = layer.b;
-  const int n = comm.size();
-  const size_t T = touched.size();
-  const uint64_t before = comm.stats().total_bytes();
-
-  std::vector<uint32_t> mine;
-  for (const auto& list : touched) mine.insert(mine.end(), list.begin(), list.end());
-  std::sort(mine.begin(), mine.end());
-  std::vector<size_t> counts;
-  const std::vector<uint32_t> all = comm.Allgatherv(mine, &counts);
-  std::vector<uint32_t> uni = all;
-  std::sort(uni.begin(), uni.end());
-  uni.erase(std::unique(uni.begin(), uni.end()), uni.end());
-
-  // Per rank: values of its rows in the ring allgather (each rank forwards
-  // all rows but one rank's) against a ring allreduce of the matrix.
-  const size_t row_floats = W.cols + (has_row_bias ? 1 : 0);
-  const uint64_t dense =
-      RingAllreduceBytes(uint64_t(W.rows) * W.stride * sizeof(float), n) +
-      (has_row_bias ? RingAllreduceBytes(uint64_t(B.rows) * sizeof(float), n) : 0);
-  const uint64_t sparse = uint64_t(all.size()) * row_floats * sizeof(float) *
-                          uint64_t(n - 1) / uint64_t(n);
-  out.sparse = policy == ExchangePolicy::kSparse ||
-               (policy == ExchangePolicy::kAuto && sparse < dense);
-  out.touched_rows = all.size();
-  out.union_rows = uni.size();
-  out.dense_bytes = dense;
-
-  if (out.sparse) {
-    std::vector<float> send(mine.size() * row_floats);
-    for (size_t i = 0; i < mine.size(); ++i) {
-      float* dst = send.data() + i * row_floats;
-      std::memcpy(dst, W.g.data() + size_t{mine[i]} * W.stride,
-                  W.cols * sizeof(float));
-      if (has_row_bias) dst[W.cols] = B.g[mine[i]];
-    }
-    const std::vector<float> vals = comm.Allgatherv(send);
-    // Sum in rank order from zero: the same additions on every rank.
-    for (uint32_t r : uni) {
-      std::fill_n(W.g.data() + size_t{r} * W.stride, W.cols, 0.0f);
-      if (has_row_bias) B.g[r] = 0.0f;
-    }
-    const auto axpy = dispatch::Axpy();
-    for (size_t i = 0; i < all.size(); ++i) {
-      const float* src = vals.data() + i * row_floats;
-      axpy(1.0f, src, W.g.data() + size_t{all[i]} * W.stride, W.cols);
-      if (has_row_bias) B.g[all[i]] += src[W.cols];
-    }
-  } else {
-    comm.Allreduce(W.g.data(), W.g.size(), dist::ReduceOp::kSum);
-    if (has_row_bias) comm.Allreduce(B.g.data(), B.g.size(), dist::ReduceOp::kSum);
-  }
-  for (auto& list : touched) list.clear();
-  for (uint32_t r : uni) touched[r % T].push_back(r);
-  out.bytes = comm.stats().total_bytes() - before;
-}
+// Row r of layer l's gradient: cols floats of W.g, then for neuron-major
+// layers (l > 0) its bias.
+struct LayerView {
+  ParamBlock* W;
+  ParamBlock* B;
+  bool row_bias;
+  size_t row_floats() const { return W->cols + (row_bias ? 1 : 0); }
+};
 
 }  // namespace
 
+// Per step: one allgather of every rank's touched-row count per layer, then
+// per layer either one allgatherv of ids and values (sparse) or an allgatherv
+// of ids (for the union) and allreduces of the matrix and its biases
+// (dense); layer 0's bias row by allreduce. Every rank computes the same
+// choice from the same counts.
 void ExchangeGradients(Model& model, dist::Communicator& comm,
                        ExchangePolicy policy,
                        std::vector<std::vector<std::vector<uint32_t>>>& touched,
                        ExchangeStats* stats) {
   ExchangeStats local;
   ExchangeStats& s = stats ? *stats : local;
-  s.layers.assign(model.num_layers(), LayerExchange());
-  for (size_t l = 0; l < model.num_layers(); ++l) {
-    const auto t0 = std::chrono::steady_clock::now();
-    Layer& layer = model.layer(l);
-    ExchangeLayer(layer, l > 0, comm, policy, touched[l], s.layers[l]);
-    if (l == 0) {  // layer 0's bias is one dense row
-      const uint64_t before = comm.stats().total_bytes();
-      comm.Allreduce(layer.b.g.data(), layer.b.g.size(), dist::ReduceOp::kSum);
-      s.layers[l].bytes += comm.stats().total_bytes() - before;
-      s.layers[l].dense_bytes +=
-          RingAllreduceBytes(layer.b.g.size() * sizeof(float), comm.size());
+  const size_t L = model.num_layers();
+  const int n = comm.size();
+  s.layers.assign(L, LayerExchange());
+  using Clock = std::chrono::steady_clock;
+  auto t0 = Clock::now();
+  uint64_t sent = comm.stats().total_bytes();
+  // Charges the time and bytes since the last call to layer l.
+  auto charge = [&](size_t l) {
+    const auto now = Clock::now();
+    s.layers[l].seconds += std::chrono::duration<double>(now - t0).count();
+    s.layers[l].bytes += comm.stats().total_bytes() - sent;
+    t0 = now;
+    sent = comm.stats().total_bytes();
+  };
+
+  std::vector<std::vector<uint32_t>> mine(L);
+  std::vector<int64_t> my_counts(L);
+  for (size_t l = 0; l < L; ++l) {
+    for (const auto& list : touched[l]) {
+      mine[l].insert(mine[l].end(), list.begin(), list.end());
     }
-    s.layers[l].seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    std::sort(mine[l].begin(), mine[l].end());
+    my_counts[l] = int64_t(mine[l].size());
+  }
+  std::vector<int64_t> counts(L * size_t(n));  // [rank][layer]
+  comm.Allgather(my_counts.data(), L * sizeof(int64_t), counts.data());
+  charge(L - 1);
+
+  const auto axpy = dispatch::Axpy();
+  for (size_t l = 0; l < L; ++l) {
+    Layer& layer = model.layer(l);
+    const LayerView v{&layer.w, &layer.b, l > 0};
+    ParamBlock& W = *v.W;
+    ParamBlock& B = *v.B;
+    const size_t row_bytes = v.row_floats() * sizeof(float);
+    uint64_t total = 0;
+    for (int q = 0; q < n; ++q) total += uint64_t(counts[size_t(q) * L + l]);
+    // Per rank: a ring allgatherv forwards all ranks' rows but one's; a ring
+    // allreduce sends 2 (n-1)/n of the matrix.
+    const uint64_t dense =
+        RingAllreduceBytes(uint64_t(W.rows) * W.stride * sizeof(float), n) +
+        (v.row_bias ? RingAllreduceBytes(uint64_t(B.rows) * sizeof(float), n) : 0);
+    const uint64_t sparse =
+        total * (row_bytes + sizeof(uint32_t)) * uint64_t(n - 1) / uint64_t(n);
+    LayerExchange& out = s.layers[l];
+    out.sparse = policy == ExchangePolicy::kSparse ||
+                 (policy == ExchangePolicy::kAuto && sparse < dense);
+    out.touched_rows = total;
+    out.dense_bytes = dense;
+
+    // Rank q's block: its ids, then (sparse) its rows' values.
+    const size_t per_row = sizeof(uint32_t) + (out.sparse ? row_bytes : 0);
+    std::vector<size_t> block(static_cast<size_t>(n));
+    for (int q = 0; q < n; ++q) {
+      block[size_t(q)] = size_t(counts[size_t(q) * L + l]) * per_row;
+    }
+    std::vector<uint8_t> send(mine[l].size() * per_row);
+    if (!mine[l].empty()) {
+      std::memcpy(send.data(), mine[l].data(), mine[l].size() * sizeof(uint32_t));
+    }
+    if (out.sparse) {
+      float* dst =
+          reinterpret_cast<float*>(send.data() + mine[l].size() * sizeof(uint32_t));
+      for (uint32_t r : mine[l]) {
+        std::memcpy(dst, W.g.data() + size_t{r} * W.stride, W.cols * sizeof(float));
+        if (v.row_bias) dst[W.cols] = B.g[r];
+        dst += v.row_floats();
+      }
+    }
+    std::vector<uint8_t> all(total * per_row);
+    comm.AllgathervKnown(send.data(), block, all.data());
+
+    std::vector<uint32_t> uni;
+    uni.reserve(total);
+    for (size_t at = 0, q = 0; q < size_t(n); at += block[q], ++q) {
+      const auto* ids = reinterpret_cast<const uint32_t*>(all.data() + at);
+      uni.insert(uni.end(), ids, ids + counts[q * L + l]);
+    }
+    std::sort(uni.begin(), uni.end());
+    uni.erase(std::unique(uni.begin(), uni.end()), uni.end());
+    out.union_rows = uni.size();
+
+    if (out.sparse) {
+      // Sum in rank order from zero: the same additions on every rank.
+      for (uint32_t r : uni) {
+        std::fill_n(W.g.data() + size_t{r} * W.stride, W.cols, 0.0f);
+        if (v.row_bias) B.g[r] = 0.0f;
+      }
+      for (size_t at = 0, q = 0; q < size_t(n); at += block[q], ++q) {
+        const size_t k = size_t(counts[q * L + l]);
+        const auto* ids = reinterpret_cast<const uint32_t*>(all.data() + at);
+        const auto* vals =
+            reinterpret_cast<const float*>(all.data() + at + k * sizeof(uint32_t));
+        for (size_t i = 0; i < k; ++i, vals += v.row_floats()) {
+          axpy(1.0f, vals, W.g.data() + size_t{ids[i]} * W.stride, W.cols);
+          if (v.row_bias) B.g[ids[i]] += vals[W.cols];
+        }
+      }
+    } else {
+      comm.Allreduce(W.g.data(), W.g.size(), dist::ReduceOp::kSum);
+      if (v.row_bias) comm.Allreduce(B.g.data(), B.g.size(), dist::ReduceOp::kSum);
+    }
+    const size_t T = touched[l].size();
+    for (auto& list : touched[l]) list.clear();
+    for (uint32_t r : uni) touched[l][r % T].push_back(r);
+    if (l == 0) {  // layer 0's bias is one dense row
+      comm.Allreduce(B.g.data(), B.g.size(), dist::ReduceOp::kSum);
+      out.dense_bytes += RingAllreduceBytes(B.g.size() * sizeof(float), n);
+    }
+    charge(l);
   }
 }
 

@@ -149,6 +149,17 @@ TEST(GlooCommunicator, CollectivesOnThreeRanks) {
     // Nobody contributes: an empty result.
     check(comm->Allgatherv(std::vector<uint32_t>(), &counts).empty(), "empty allgatherv");
 
+    // Fixed-size allgather, and allgatherv with counts every rank knows.
+    const int64_t pair[2] = {int64_t(r), -int64_t(r)};
+    std::vector<int64_t> pairs(2 * kSize);
+    comm->Allgather(pair, sizeof pair, pairs.data());
+    check(pairs == (std::vector<int64_t>{0, 0, 1, -1, 2, -2}), "allgather");
+    const std::vector<size_t> known = {2, 0, 1};
+    const char letters[] = {char('a' + r), char('a' + r)};
+    std::vector<char> got(3);
+    comm->AllgathervKnown(letters, known, got.data());
+    check(got == (std::vector<char>{'a', 'a', 'c'}), "allgatherv with known counts");
+
     std::vector<double> b(1000, r == 1 ? 42.5 : 0.0);
     comm->Broadcast(b.data(), b.size() * sizeof(double), 1);
     check(b == std::vector<double>(1000, 42.5), "broadcast");
