@@ -14,6 +14,7 @@ PACKAGES=(
   libgtest-dev      # unit tests
   libbenchmark-dev  # microbenchmarks
   libgloo-dev       # dist/: collectives over TCP for data-parallel training
+  redis-server      # tests: the RedisStore rendezvous
 )
 PACKAGES+=("$@")
 

@@ -3,6 +3,10 @@
 // missing rank).
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
@@ -287,6 +291,67 @@ TEST(GlooCommunicator, MissingRankIsNamedAtRendezvous) {
     EXPECT_LT(after, 2.0 * kTimeoutMs) << out;
     EXPECT_NE(out.find("did not arrive"), std::string::npos) << out;
   }
+}
+
+
+// A free TCP port on 127.0.0.1 (bound and released: another process could
+// take it in between, which the test then reports as a failed start).
+int FreePort() {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+      getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+    close(fd);
+    return -1;
+  }
+  close(fd);
+  return ntohs(a.sin_port);
+}
+
+bool Accepts(int port) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(uint16_t(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  const bool ok = connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+  close(fd);
+  return ok;
+}
+
+TEST(GlooCommunicator, RedisRendezvous) {
+  const char* server = "/usr/bin/redis-server";
+  if (access(server, X_OK) != 0) GTEST_SKIP() << "redis-server not installed";
+  TempDir dir;
+  const int port = FreePort();
+  ASSERT_GT(port, 0);
+  // redis-server on loopback only, no persistence, for the test's lifetime.
+  Ranks redis(dir.path(), 1, [&](int, std::ostream&) {
+    const std::string p = std::to_string(port);
+    execl(server, server, "--port", p.c_str(), "--bind", "127.0.0.1", "--save", "",
+          "--appendonly", "no", "--dir", dir.path().c_str(), nullptr);
+    return 127;
+  });
+  const double start = MonotonicMs();
+  while (!Accepts(port) && MonotonicMs() - start < 10000) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_TRUE(Accepts(port)) << "redis-server did not start on port " << port;
+  TempDir ranks_dir;
+  Ranks ranks(ranks_dir.path(), 3, [&](int r, std::ostream& out) {
+    ConnectOptions o = RankOptions(ranks_dir.path(), r, 3, 10000);
+    o.rendezvous = "redis://127.0.0.1:" + std::to_string(port);
+    auto comm = Connect(o);
+    int64_t x = r + 1;
+    comm->Allreduce(&x, 1, ReduceOp::kSum);
+    out << "sum " << x << '\n';
+    return x == 6 ? 0 : 1;
+  });
+  const std::vector<int> status = ranks.Wait(30);
+  for (int r = 0; r < 3; ++r) EXPECT_EQ(status[size_t(r)], 0) << ranks.Output(r);
 }
 
 }  // namespace
