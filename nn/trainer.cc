@@ -225,6 +225,10 @@ BatchStats Trainer::TrainBatch(const SparseDataset& data, const uint32_t* rows,
     into += std::chrono::duration<double>(now - t).count();
     t = now;
   };
+  // Random padding differs between ranks: sample i of rank r draws as
+  // sample r * count + i of one big batch would.
+  const uint64_t first_sample =
+      config_.comm != nullptr ? uint64_t(config_.comm->rank()) * count : 0;
   im.arena.execute([&] {
     // Phase 1: per sample.
     tbb::parallel_for(
@@ -235,7 +239,8 @@ BatchStats Trainer::TrainBatch(const SparseDataset& data, const uint32_t* rows,
             SampleWork& w = im.work[i];
             w.row = rows[i];
             ForwardBackward(model_, data.row(rows[i]),
-                            step * 0x9e3779b97f4a7c15ull + i, s, w);
+                            step * 0x9e3779b97f4a7c15ull + first_sample + i,
+                            s, w);
           }
         });
     lap(stats.forward_s);
