@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <functional>
+#include <iterator>
 #include <thread>
 #include <stdexcept>
 #include <string>
@@ -343,7 +344,9 @@ class GlooCommunicator final : public Communicator {
   // After a failed collective: close every connection (so that peers blocked
   // on this rank fail now rather than at their timeout), report "failed"
   // in the store, and wait up to min(timeout / 2, 2 s) for the other ranks
-  // to report too; the ones that do not are presumed dead or hung.
+  // to report too. Named: the silent ranks whose connection closed (dead);
+  // else the silent ones (dead or hung); else the ones whose connection
+  // closed.
   [[noreturn]] void Fail(const char* what, const std::string& detail) {
     broken_ = true;
     try {
@@ -364,23 +367,31 @@ class GlooCommunicator final : public Communicator {
     } catch (const std::exception&) {
       // The store itself failed: fall back to the transport's message.
     }
-    std::vector<int> named = silent;
-    if (named.empty()) {
-      for (int r = 0; r < size_; ++r) {
-        if (r != rank_ && !peer_addresses_.empty() &&
-            !peer_addresses_[size_t(r)].empty() &&
-            detail.find(peer_addresses_[size_t(r)]) != std::string::npos) {
-          named.push_back(r);
-        }
+    // The peers the transport error names (a closed or reset connection).
+    std::vector<int> closed;
+    for (int r = 0; r < size_; ++r) {
+      if (r != rank_ && !peer_addresses_.empty() && !peer_addresses_[size_t(r)].empty() &&
+          detail.find(peer_addresses_[size_t(r)]) != std::string::npos) {
+        closed.push_back(r);
       }
+    }
+    // A silent peer whose connection closed is dead; other silent peers are
+    // dead, hung, or busy outside a collective for the whole window; a peer
+    // that reported closed its connections because it failed too.
+    std::vector<int> named;
+    std::set_intersection(closed.begin(), closed.end(), silent.begin(), silent.end(),
+                          std::back_inserter(named));
+    std::string why = " closed the connection and did not report back (dead)";
+    if (named.empty() && !silent.empty()) {
+      named = silent;
+      why = " did not report back (dead or hung)";
+    } else if (named.empty() && !closed.empty()) {
+      named = closed;
+      why = " closed the connection";
     }
     std::string message = std::string(what) + " failed on rank " +
                           std::to_string(rank_) + " of " + std::to_string(size_);
-    if (!named.empty()) {
-      message += silent.empty() ? "; peer rank(s) " : "; rank(s) ";
-      message += RankList(named);
-      message += silent.empty() ? " closed the connection" : " did not report back (dead or hung)";
-    }
+    if (!named.empty()) message += "; rank(s) " + RankList(named) + why;
     message += " (" + detail + ")";
     throw CommError(message, named);
   }
