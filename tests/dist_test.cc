@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
@@ -245,8 +246,11 @@ void ExpectSurvivorsNameRank2(const FaultResult& f, int timeout_ms) {
     std::printf("rank %d: error %.0f ms after the signal (timeout %d ms): %s", r,
                 when - f.fault_ms, timeout_ms, out.substr(out.find("what ")).c_str());
     EXPECT_LT(when - f.fault_ms, 2.0 * timeout_ms) << out;
-    EXPECT_EQ(named, std::vector<int>{2}) << out;
-    EXPECT_NE(out.find("rank(s) 2"), std::string::npos) << out;
+    // Rank 2 is named. On an overloaded machine the other survivor may
+    // report after this one's window and be named too; never this rank.
+    EXPECT_NE(std::find(named.begin(), named.end(), 2), named.end()) << out;
+    EXPECT_EQ(std::find(named.begin(), named.end(), r), named.end()) << out;
+    EXPECT_NE(out.find("rank(s) "), std::string::npos) << out;
   }
 }
 
