@@ -51,12 +51,16 @@ const char kTextUsage[] =
     "  --char-ngrams N       also character N-grams of each word (default off)\n"
     "  --buckets N           quantile buckets per numeric column (default 32)\n"
     "  --binning quantile|log\n"
+    "  --no-numeric-values   numeric columns give only their bucket, not also\n"
+    "                        their scaled log value\n"
     "  --min-count N         categorical values seen fewer than N times in\n"
     "                        training share one feature (default 1: off)\n"
     "  --cross A*B,...       crosses of pairs of categorical columns\n"
     "\n"
     "model and training (default: automatic):\n"
     "  --hidden N | --linear  hidden width, or no hidden layer\n"
+    "  --members N           an ensemble: N networks (seeds seed, seed + 7919,\n"
+    "                        ...) whose logits are averaged (default 1)\n"
     "  --epochs N  --batch N  --lr F  --threads N  --seed N\n"
     "  --model FILE          save the model (featurization settings included)\n"
     "  --json                one JSON object with the results on stdout\n"
@@ -213,9 +217,10 @@ int Train(const std::vector<std::string>& args) {
                  "--label-col", "--delimiter", "--label-delimiter", "--features",
                  "--ngrams", "--char-ngrams", "--buckets", "--binning", "--cross",
                  "--min-count",
-                 "--hidden", "--epochs", "--batch", "--lr", "--threads", "--seed"},
+                 "--hidden", "--members", "--epochs", "--batch", "--lr",
+                 "--threads", "--seed"},
                 {"--no-header", "--no-quotes", "--last-column-rest",
-                 "--skip-bad-rows", "--linear", "--json"});
+                 "--skip-bad-rows", "--linear", "--json", "--no-numeric-values"});
   nn::ClassifierOptions o;
   if (f.Has("--columns") == (f.Has("--text-col") || f.Has("--label-col"))) {
     throw TextUsageError("give either --columns or --text-col and --label-col");
@@ -266,6 +271,7 @@ int Train(const std::vector<std::string>& args) {
     throw TextUsageError("--ngrams in [1, 8], --char-ngrams in [0, 16], "
                          "--buckets in [1, 65536]");
   }
+  o.features.numeric_values = !f.Has("--no-numeric-values");
   const std::string binning = f.Str("--binning", "quantile");
   if (binning != "quantile" && binning != "log") {
     throw TextUsageError("--binning must be quantile or log");
@@ -286,6 +292,10 @@ int Train(const std::vector<std::string>& args) {
   }
   o.linear = f.Has("--linear");
   o.hidden = f.Size("--hidden", 0);
+  o.members = f.Size("--members", 0);
+  if (f.Has("--members") && (o.members < 1 || o.members > 64)) {
+    throw TextUsageError("--members must be in [1, 64]");
+  }
   o.epochs = f.Size("--epochs", 0);
   o.batch = f.Size("--batch", 0);
   o.lr = f.Positive("--lr", 0.0f);
@@ -300,12 +310,12 @@ int Train(const std::vector<std::string>& args) {
         if (epoch == 1 && !json) {
           std::printf("featurized %zu rows in %.2f s: %zu hashed features, "
                       "%zu labels, %zu bad rows skipped\n"
-                      "model: %s, %zu epochs, batch %zu, lr %g\n",
+                      "model: %s x %zu, %zu epochs, batch %zu, lr %g\n",
                       r.samples, r.featurize_seconds, r.features, r.labels,
                       r.bad_rows,
                       r.hidden ? ("hidden " + std::to_string(r.hidden)).c_str()
                                : "linear (no hidden layer)",
-                      r.epochs, r.batch, double(r.lr));
+                      r.members, r.epochs, r.batch, double(r.lr));
         }
         if (!json) std::printf("epoch %zu loss %.4f\n", epoch, loss);
         std::fflush(stdout);
@@ -318,10 +328,12 @@ int Train(const std::vector<std::string>& args) {
   if (f.Has("--test")) m = classifier->Evaluate(f.Str("--test"), o.csv);
   if (json) {
     std::printf("{\"rows\": %zu, \"bad_rows\": %zu, \"features\": %zu, "
-                "\"labels\": %zu, \"hidden\": %zu, \"epochs\": %zu, "
+                "\"labels\": %zu, \"hidden\": %zu, \"members\": %zu, "
+                "\"epochs\": %zu, "
                 "\"batch\": %zu, \"lr\": %g, \"loss\": %.6f, "
                 "\"featurize_s\": %.3f, \"train_s\": %.3f, \"total_s\": %.3f",
-                r.samples, r.bad_rows, r.features, r.labels, r.hidden, r.epochs,
+                r.samples, r.bad_rows, r.features, r.labels, r.hidden, r.members,
+                r.epochs,
                 r.batch, double(r.lr), r.final_loss, r.featurize_seconds,
                 r.train_seconds, seconds);
     if (f.Has("--test")) std::printf(", \"test\": {%s}", MetricsJson(m).c_str());

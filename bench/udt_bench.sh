@@ -4,7 +4,8 @@
 # frugal's own logistic regression (--linear: no hidden layer, same
 # features). Run from the repository root after a build:
 #
-#   bash bench/udt_bench.sh            # RUNS=5 BUILD=build DATA=../shared/data
+#   bash bench/udt_bench.sh     # RUNS=5 SEEDS="1 2 3 4 5" CV=0 BUILD=build
+#                               # DATA=../shared/data
 #
 # Wall times cover a whole training command each (reading and featurizing
 # the file, training, saving the model), fastText's and frugal's run
@@ -81,16 +82,42 @@ echo "dbpedia14k model, pinned to core 0:"
 taskset -c 0 "$LATENCY" --model "$work/fr.model" --input "$DATA/dbpedia14k/test.csv"
 
 # --- criteo10k: hidden layer vs logistic regression ------------------------
-criteo=(text train --train "$DATA/criteo10k/train.txt" --test "$DATA/criteo10k/test.txt"
-        --delimiter tab --no-header --columns 0:target,1-13:numeric,14-39:categorical
-        --threads 2 --json)
-mlp=$("$FRUGAL" "${criteo[@]}" --model "$work/criteo.model")
-lr=$("$FRUGAL" "${criteo[@]}" --linear)
-mlp_auc=$(json_field roc_auc <<< "$mlp"); lr_auc=$(json_field roc_auc <<< "$lr")
+# Test ROC-AUC over SEEDS, and (CV=1) the 5-fold validation on train.txt
+# (fold k: rows with line number % 5 == k) that chose the settings.
+SEEDS=${SEEDS:-1 2 3 4 5}
+criteo_cols=(--delimiter tab --no-header --columns
+             0:target,1-13:numeric,14-39:categorical --threads 2 --json)
+auc_of() { "$FRUGAL" text train "${criteo_cols[@]}" "$@" | json_field roc_auc; }
+mean() { awk '{ s += $1 } END { printf "%.4f", s / NR }'; }
 echo
-echo "criteo10k ROC-AUC (test, 2,109 rows):"
-echo "  frugal text, hidden $(json_field hidden <<< "$mlp"): $mlp_auc"
-echo "  frugal text --linear (logistic regression): $lr_auc"
-echo "  difference: $(awk -v a="$mlp_auc" -v b="$lr_auc" 'BEGIN { printf "%+.4f", a - b }')"
+echo "criteo10k ROC-AUC (test, 2,109 rows), seeds $SEEDS:"
+: > "$work/mlp_auc"; : > "$work/lr_auc"
+for seed in $SEEDS; do
+  m=$(auc_of --train "$DATA/criteo10k/train.txt" --test "$DATA/criteo10k/test.txt" \
+        --seed "$seed" --model "$work/criteo.model")
+  l=$(auc_of --train "$DATA/criteo10k/train.txt" --test "$DATA/criteo10k/test.txt" \
+        --seed "$seed" --linear)
+  echo "$m" >> "$work/mlp_auc"; echo "$l" >> "$work/lr_auc"
+  printf '  seed %s: hidden %s, linear %s, difference %+.4f\n' "$seed" "$m" "$l" \
+    "$(awk -v a="$m" -v b="$l" 'BEGIN { print a - b }')"
+done
+echo "  means: hidden $(mean < "$work/mlp_auc"), linear $(mean < "$work/lr_auc")"
+if [[ ${CV:-0} == 1 ]]; then
+  for k in 0 1 2 3 4; do
+    awk -v k=$k 'NR % 5 != k' "$DATA/criteo10k/train.txt" > "$work/cv_train$k"
+    awk -v k=$k 'NR % 5 == k' "$DATA/criteo10k/train.txt" > "$work/cv_val$k"
+  done
+  for model in "" --linear; do
+    : > "$work/cv_auc"
+    for seed in $SEEDS; do
+      for k in 0 1 2 3 4; do
+        # shellcheck disable=SC2086  # $model: empty or one flag
+        auc_of --train "$work/cv_train$k" --test "$work/cv_val$k" --seed "$seed" \
+          $model >> "$work/cv_auc"
+      done
+    done
+    echo "  5-fold validation, ${model:-hidden}: mean $(mean < "$work/cv_auc") over $(wc -l < "$work/cv_auc") runs"
+  done
+fi
 echo "criteo10k model, pinned to core 0:"
 taskset -c 0 "$LATENCY" --model "$work/criteo.model" --input "$DATA/criteo10k/test.txt"

@@ -28,6 +28,9 @@ struct ClassifierOptions {
   bool linear = false;
   // 0 selects automatically from the data (see ChooseSettings).
   size_t hidden = 0;
+  // Networks trained independently (seeds seed, seed + 7919, ...) whose
+  // logits are averaged: one model with their hidden layers side by side.
+  size_t members = 0;
   size_t epochs = 0;
   size_t batch = 0;
   float lr = 0;
@@ -47,6 +50,7 @@ void ChooseSettings(size_t samples, size_t nonzeros, size_t labels,
 struct TrainReport {
   size_t samples = 0, features = 0, labels = 0, bad_rows = 0;
   size_t hidden = 0, epochs = 0, batch = 0;  // hidden 0: linear
+  size_t members = 1;  // ensemble size; the model's width is members * hidden
   float lr = 0;
   float init_scale = 0;  // input-layer weights, relative to 1/sqrt(nnz)
   double featurize_seconds = 0, train_seconds = 0;

@@ -3,10 +3,13 @@
 // single-row predict, string labels.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <memory>
 #include <new>
 #include <string>
 #include <vector>
@@ -135,12 +138,14 @@ TEST(Classifier, CriteoAucAboveLogisticRegression) {
   const auto lr = Classifier::Train(train, o, &lr_report);
   EXPECT_EQ(lr_report.hidden, 0u);
   EXPECT_EQ(lr->model().num_layers(), 1u);
+  EXPECT_EQ(lr_report.lr, 0.002f);
   const ClassifierMetrics a = mlp->Evaluate(test, o.csv);
   const ClassifierMetrics b = lr->Evaluate(test, o.csv);
   EXPECT_EQ(a.samples, 2109u);
-  // Measured: hidden 32: 0.7488; linear: 0.7411.
+  // Measured (seed 1): hidden 32: 0.7484; linear: 0.7465. The bar
+  // (hidden >= linear + 0.01) is not met; see bench/RESULTS.md.
   EXPECT_GE(a.roc_auc, 0.745);
-  EXPECT_GE(b.roc_auc, 0.735);
+  EXPECT_GE(b.roc_auc, 0.743);
   EXPECT_GT(a.roc_auc, b.roc_auc);
   EXPECT_GE(a.accuracy, 0.78);
 
@@ -151,6 +156,52 @@ TEST(Classifier, CriteoAucAboveLogisticRegression) {
   EXPECT_EQ(loaded->featurizer().num_columns(), 40u);
   EXPECT_EQ(loaded->csv().delimiter, '\t');
   EXPECT_EQ(loaded->Evaluate(test, loaded->csv()).roc_auc, a.roc_auc);
+}
+
+// An ensemble is one model whose logits are the mean of its members', each
+// member trained as a lone model with its seed would be.
+TEST(Classifier, EnsembleAveragesTheMembersLogits) {
+  const std::string train = kData + "/criteo10k/test.txt";  // small: 2,109 rows
+  if (!Exists(train)) GTEST_SKIP() << "criteo10k not found";
+  ClassifierOptions o = CriteoOptions();
+  o.features.num_features = 1u << 12;
+  o.hidden = 8;
+  o.epochs = 2;
+  o.members = 3;
+  TrainReport report;
+  const auto ensemble = Classifier::Train(train, o, &report);
+  EXPECT_EQ(report.members, 3u);
+  EXPECT_EQ(ensemble->model().layer(0).config.width, 24u);
+  std::vector<std::unique_ptr<Classifier>> members;
+  for (uint64_t k = 0; k < 3; ++k) {
+    ClassifierOptions m = o;
+    m.members = 1;
+    m.seed = o.seed + 7919 * k;
+    members.push_back(Classifier::Train(train, m));
+  }
+  const std::string path = ::testing::TempDir() + "ensemble.model";
+  ensemble->Save(path);
+  const auto loaded = Classifier::Load(path);
+  std::remove(path.c_str());
+  auto logit = [](float p) { return std::log(p) - std::log1p(-p); };
+  const auto rows = Records(train, o.csv);
+  Classifier::Scratch s;
+  double spread = 0;  // how far the members are from each other
+  for (size_t i = 0; i < rows.size(); i += 10) {
+    const std::vector<std::string_view> f(rows[i].begin(), rows[i].end());
+    double mean = 0;
+    std::vector<double> z;
+    for (const auto& m : members) {
+      z.push_back(logit(m->PositiveProbability(f.data(), f.size(), s)));
+      mean += z.back() / 3;
+    }
+    spread = std::max(spread, std::fabs(z[0] - z[1]));
+    ASSERT_NEAR(logit(ensemble->PositiveProbability(f.data(), f.size(), s)),
+                mean, 1e-3);
+    ASSERT_EQ(loaded->PositiveProbability(f.data(), f.size(), s),
+              ensemble->PositiveProbability(f.data(), f.size(), s));
+  }
+  EXPECT_GT(spread, 0.01);  // the members differ
 }
 
 TEST(Classifier, StringLabelsHeaderAndTabularColumns) {

@@ -3,8 +3,10 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <map>
 #include <random>
 #include <set>
 #include <string>
@@ -307,7 +309,7 @@ TEST(Featurizer, NumericQuantileBucketsCategoricalsAndLabels) {
   EXPECT_NE(numeric(""), numeric("10"));
   EXPECT_NE(numeric(""), numeric("80"));
   EXPECT_EQ(numeric(" 10 "), numeric("10"));
-  EXPECT_EQ(numeric("1").size(), 3u);
+  EXPECT_EQ(numeric("1").size(), 4u);  // bucket, value, c1, c2
   EXPECT_NE(Ids(f, {"", "1", "a0", "b"}), Ids(f, {"", "1", "a1", "b"}));
   std::vector<uint32_t> labels;
   Ids(f, {"yes", "1", "a0", "b"}, &labels);
@@ -321,6 +323,61 @@ TEST(Featurizer, NumericQuantileBucketsCategoricalsAndLabels) {
     EXPECT_EQ(e.column(), 1u);
     EXPECT_EQ(std::string(e.what()), "a number, got 'ten'");
   }
+}
+
+// The features of one record as id -> value.
+std::map<uint32_t, float> Features(const Featurizer& f,
+                                   std::vector<std::string_view> fields) {
+  FeatureRow row;
+  f.Featurize(fields.data(), fields.size(), false, row);
+  std::map<uint32_t, float> out;
+  for (size_t i = 0; i < row.idx.size(); ++i) out[row.idx[i]] = row.val[i];
+  return out;
+}
+
+TEST(Featurizer, NumericValuesAreScaledSignedLogs) {
+  CsvReader r(TabularFile(), CsvOptions{});
+  const Featurizer f = Featurizer::Fit(TabularConfig(), r);
+  // The value feature: the one id of "1" whose value is not 1, also in "99"
+  // (their buckets differ).
+  const auto one = Features(f, {"", "1", "a0", "b"});
+  const auto high = Features(f, {"", "99", "a0", "b"});
+  std::vector<uint32_t> shared;
+  for (const auto& [id, v] : one) {
+    if (v != 1.0f && high.count(id)) shared.push_back(id);
+  }
+  ASSERT_EQ(shared.size(), 1u);
+  const uint32_t value_id = shared[0];
+  const double scale = std::log1p(100.0);  // largest value in training: 100
+  auto value = [&](std::string_view v) -> double {
+    const auto m = Features(f, {"", v, "a0", "b"});
+    const auto it = m.find(value_id);
+    return it == m.end() ? 0.0 : it->second;
+  };
+  EXPECT_NEAR(value("10"), std::log1p(10.0) / scale, 1e-6);
+  EXPECT_NEAR(value("100"), 1.0, 1e-6);
+  EXPECT_NEAR(value("-4"), -std::log1p(4.0) / scale, 1e-6);
+  EXPECT_NEAR(value("1e30"), 4.0, 1e-6);  // clamped
+  EXPECT_EQ(Features(f, {"", "0", "a0", "b"}).size(), 3u);  // value 0: none
+  EXPECT_EQ(Features(f, {"", "", "a0", "b"}).size(), 3u);   // empty: none
+  EXPECT_EQ(f.ToMetadata().count("featurizer.value_scale.1"), 1u);
+
+  // Off, and models saved before the option (no value_scale keys): buckets
+  // only.
+  FeaturizerConfig c = TabularConfig();
+  c.numeric_values = false;
+  CsvReader r2(TabularFile(), CsvOptions{});
+  const Featurizer g = Featurizer::Fit(c, r2);
+  EXPECT_EQ(g.ToMetadata().count("featurizer.value_scale.1"), 0u);
+  EXPECT_EQ(Features(g, {"", "10", "a0", "b"}).size(), 3u);
+  auto m = f.ToMetadata();
+  m.erase("featurizer.value_scale.1");
+  const Featurizer old = Featurizer::FromMetadata(m);
+  EXPECT_FALSE(old.config().numeric_values);
+  EXPECT_EQ(Features(old, {"", "10", "a0", "b"}), Features(g, {"", "10", "a0", "b"}));
+  m = f.ToMetadata();
+  m["featurizer.value_scale.1"] = "-1";
+  EXPECT_THROW(Featurizer::FromMetadata(m), std::invalid_argument);
 }
 
 TEST(Featurizer, RandomFieldsGiveValidIdsOrAFieldError) {
@@ -363,7 +420,7 @@ TEST(Featurizer, CrossesAddOneFeaturePerPair) {
   c.crosses = {{"c1", "c2"}};
   CsvReader r(TabularFile(), CsvOptions{});
   const Featurizer f = Featurizer::Fit(c, r);
-  EXPECT_EQ(Ids(f, {"", "1", "a0", "b"}).size(), 4u);
+  EXPECT_EQ(Ids(f, {"", "1", "a0", "b"}).size(), 5u);  // n twice, c1, c2, c1*c2
   c.crosses = {{"c1", "n"}};
   CsvReader r2(TabularFile(), CsvOptions{});
   EXPECT_THROW(Featurizer::Fit(c, r2), DataError);
@@ -442,7 +499,8 @@ TEST(Featurizer, MetadataRoundTripGivesTheSameFeatures) {
   const Featurizer g = Featurizer::FromMetadata(f.ToMetadata());
   EXPECT_EQ(g.ToMetadata(), f.ToMetadata());
   for (const char* v : {"", "3", "30", "99", "-4"}) {
-    EXPECT_EQ(Ids(f, {"", v, "a3", "b"}), Ids(g, {"", v, "a3", "b"})) << v;
+    EXPECT_EQ(Features(f, {"", v, "a3", "b"}), Features(g, {"", v, "a3", "b"}))
+        << v;
   }
   EXPECT_EQ(g.label_name(1), "yes");
   auto m = f.ToMetadata();

@@ -63,6 +63,13 @@ constexpr uint32_t kSeedNgram = 0x2545f491u;
 constexpr uint32_t kSeedChar = 0x9e3779b9u;
 constexpr uint32_t kSeedMissing = 0xffffffffu;
 constexpr uint32_t kSeedRare = 0xfffffffeu;
+constexpr uint32_t kSeedValue = 0xfffffffdu;
+
+// sign(v) * log(1 + |v|): counts and amounts on a scale an input layer can
+// use.
+float SignedLog(double v) {
+  return float(v < 0 ? -std::log1p(-v) : std::log1p(v));
+}
 
 // Parses a finite number; false if `s` is not one.
 bool ParseNumber(std::string_view s, double* out) {
@@ -257,9 +264,10 @@ Featurizer Featurizer::Fit(const FeaturizerConfig& config, CsvReader& reader) {
   std::vector<size_t> seen(f.columns_.size(), 0);
   std::mt19937_64 rng(config.seed);
   const bool quantile = config.binning == NumericBinning::kQuantile;
+  const bool sample_numbers = quantile || config.numeric_values;
   while (reader.Next()) {
     bool bad = false;
-    for (size_t i = 0; i < f.columns_.size() && quantile; ++i) {
+    for (size_t i = 0; i < f.columns_.size() && sample_numbers; ++i) {
       const Column& c = f.columns_[i];
       if (c.type != ColumnType::kNumeric) continue;
       const std::string_view s = Trim(reader.field(c.index));
@@ -321,6 +329,12 @@ Featurizer Featurizer::Fit(const FeaturizerConfig& config, CsvReader& reader) {
     std::sort(f.columns_[i].kept.begin(), f.columns_[i].kept.end());
     std::vector<float>& s = samples[i];
     if (s.empty()) continue;
+    if (config.numeric_values) {
+      float scale = 0;
+      for (const float v : s) scale = std::max(scale, std::fabs(SignedLog(v)));
+      f.columns_[i].value_scale = scale > 0 ? 1.0f / scale : 1.0f;
+    }
+    if (!quantile) continue;
     std::sort(s.begin(), s.end());
     const size_t buckets = config.numeric_buckets;
     for (size_t b = 1; b < buckets; ++b) {
@@ -355,13 +369,15 @@ uint32_t Featurizer::CategoryHash(std::string_view value,
 }
 
 uint32_t Featurizer::NumericBucket(std::string_view field, const Column& c,
-                                   size_t column) const {
+                                   size_t column, float* value) const {
   const std::string_view s = Trim(field);
+  *value = 0;
   if (s.empty()) return kSeedMissing;
   double v;
   if (!ParseNumber(s, &v)) {
     throw FieldError(column, "a number, got '" + std::string(s) + "'");
   }
+  *value = std::clamp(SignedLog(v) * c.value_scale, -4.0f, 4.0f);
   if (config_.binning == NumericBinning::kQuantile) {
     return uint32_t(std::upper_bound(c.boundaries.begin(), c.boundaries.end(),
                                      float(v)) -
@@ -446,10 +462,16 @@ void Featurizer::Featurize(const std::string_view* fields, size_t num_fields,
         out.raw.push_back(out.column_hash[i]);
         out.raw_val.push_back(1.0f);
         break;
-      case ColumnType::kNumeric:
-        out.raw.push_back(HashId(NumericBucket(f, c, c.index), c.seed));
+      case ColumnType::kNumeric: {
+        float value;
+        out.raw.push_back(HashId(NumericBucket(f, c, c.index, &value), c.seed));
         out.raw_val.push_back(1.0f);
+        if (c.value_scale > 0 && value != 0) {
+          out.raw.push_back(HashId(kSeedValue, c.seed));
+          out.raw_val.push_back(value);
+        }
         break;
+      }
       case ColumnType::kTarget:
       case ColumnType::kIgnore:
         break;
@@ -551,6 +573,11 @@ std::map<std::string, std::string> Featurizer::ToMetadata() const {
       }
       m[p + "boundaries." + std::to_string(c.index)] = b;
     }
+    if (c.value_scale > 0) {
+      char buf[32];
+      std::snprintf(buf, sizeof(buf), "%.9g", double(c.value_scale));
+      m[p + "value_scale." + std::to_string(c.index)] = buf;
+    }
     if (config_.min_category_count > 1 && c.type == ColumnType::kCategorical) {
       std::string k;
       for (const uint32_t h : c.kept) {
@@ -629,6 +656,7 @@ Featurizer Featurizer::FromMetadata(const std::map<std::string, std::string>& m)
     throw std::invalid_argument("model metadata: target column out of range");
   }
   c.columns.push_back({std::to_string(f.target_), ColumnType::kTarget});
+  c.numeric_values = false;  // unless a column has a value scale
   for (const std::string& entry : Split(get("columns"), ',')) {
     const std::vector<std::string> parts = Split(entry, ':');
     if (parts.size() != 2 || parts[0].empty() ||
@@ -652,6 +680,17 @@ Featurizer Featurizer::FromMetadata(const std::map<std::string, std::string>& m)
         }
         col.boundaries.push_back(float(x));
       }
+    }
+    const auto vs = m.find(p + "value_scale." + parts[0]);
+    if (vs != m.end()) {
+      double x;
+      if (col.type != ColumnType::kNumeric || !ParseNumber(vs->second, &x) ||
+          !(x > 0)) {
+        throw std::invalid_argument("model metadata: bad value scale '" +
+                                    vs->second + "'");
+      }
+      col.value_scale = float(x);
+      c.numeric_values = true;
     }
     const auto k = m.find(p + "kept." + parts[0]);
     if (k != m.end()) {

@@ -56,6 +56,11 @@ struct FeaturizerConfig {
   uint32_t char_ngrams = 0;  // 0: none; n: character n-grams of each word
   NumericBinning binning = NumericBinning::kQuantile;
   uint32_t numeric_buckets = 32;  // quantile buckets per numeric column
+  // Numeric columns also give their value as one feature's value:
+  // sign(v) log(1 + |v|), divided by the largest such magnitude among the
+  // training values Fit samples (all of them up to 2^17 per column), so in
+  // [-1, 1] there; clamped to [-4, 4]. Empty fields and 0 give none.
+  bool numeric_values = true;
   // Categorical values seen fewer times than this in training share one
   // "rare" feature per column (1: every value is its own feature).
   uint32_t min_category_count = 1;
@@ -140,6 +145,7 @@ class Featurizer {
     uint32_t seed = 0;              // per-column hash seed
     std::vector<float> boundaries;  // numeric quantile cut points, ascending
     std::vector<uint32_t> kept;     // categorical: frequent value hashes, sorted
+    float value_scale = 0;          // numeric_values: 1 / max |SignedLog|
   };
   struct Cross {
     size_t a = 0, b = 0;  // positions in columns_
@@ -151,8 +157,10 @@ class Featurizer {
   void Finish();  // seeds, label map
   uint32_t CategoryHash(std::string_view value, const Column& c) const;
   void AddText(std::string_view text, const Column& c, FeatureRow& out) const;
+  // The bucket id of a numeric field and, into *value, its scaled value
+  // (0 when empty).
   uint32_t NumericBucket(std::string_view field, const Column& c,
-                         size_t column) const;
+                         size_t column, float* value) const;
 
   FeaturizerConfig config_;
   size_t num_columns_ = 0;
