@@ -71,7 +71,8 @@ SAN_CMAKE_ARGS = -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g" \
 ASAN_FLAGS = -fsanitize=address,undefined -fno-sanitize-recover=all \
   -fno-omit-frame-pointer
 TSAN_FLAGS = -fsanitize=thread -fno-omit-frame-pointer -DTBB_USE_PROFILING_TOOLS=2
-TSAN_TESTS ?= Trainer|NeuronIndex|ModelFile|Model\.|Classifier
+TSAN_TESTS ?= Trainer\.|NeuronIndex\.(Forced|Deterministic|Incremental|Schedule|Rejects)|ModelFile\.|Model\.|Classifier\.String
+TSAN_TARGETS ?= nn_test lsh_test classifier_test tsan_itt
 
 .PHONY: test-asan test-tsan
 
@@ -84,7 +85,7 @@ test-asan: setup
 
 test-tsan: setup
 	cmake -S . -B $(TSAN_BUILD) $(SAN_CMAKE_ARGS) -DCMAKE_CXX_FLAGS="$(TSAN_FLAGS)"
-	cmake --build $(TSAN_BUILD) -j$(JOBS)
+	cmake --build $(TSAN_BUILD) -j$(JOBS) --target $(TSAN_TARGETS)
 	TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$(CURDIR)/tests/sanitizers/tsan.supp" \
 	INTEL_LIBITTNOTIFY64=$(abspath $(TSAN_BUILD))/tests/libtsan_itt.so \
 	INTEL_ITTNOTIFY_GROUPS=sync \
@@ -101,7 +102,8 @@ FUZZ_SECONDS ?= 300
 FUZZ_TARGETS ?= dataset csv model options
 FUZZ_ARGS ?=
 FUZZ_FLAGS = -fsanitize=fuzzer-no-link,address,undefined \
-  -fno-sanitize-recover=all -fno-omit-frame-pointer
+  -fno-sanitize-recover=all -fno-omit-frame-pointer \
+  -fsanitize-coverage-ignorelist=$(CURDIR)/fuzz/coverage_ignore.txt
 
 .PHONY: fuzz fuzz-build
 
@@ -111,7 +113,8 @@ fuzz-build:
 	  -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g" \
 	  -DCMAKE_CXX_FLAGS="$(FUZZ_FLAGS)" -DBUILD_SHARED_LIBS=OFF \
 	  -DFRUGAL_BUILD_FUZZ=ON -DFRUGAL_BUILD_TESTS=OFF -DFRUGAL_BUILD_BENCH=OFF
-	cmake --build $(FUZZ_BUILD) -j$(JOBS)
+	cmake --build $(FUZZ_BUILD) -j$(JOBS) \
+	  --target $(addsuffix _fuzz,$(FUZZ_TARGETS)) fuzz_seeds
 	$(FUZZ_BUILD)/fuzz/fuzz_seeds $(DATA) $(FUZZ_BUILD)/seeds
 
 fuzz: fuzz-build

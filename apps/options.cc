@@ -15,7 +15,8 @@ Options::Options(const std::string& command, const Args& args,
     const std::string& a = args[i];
     const bool is_valued =
         std::find(valued.begin(), valued.end(), a) != valued.end();
-    const bool is_flag = std::find(flags.begin(), flags.end(), a) != flags.end();
+    const bool is_flag =
+        std::find(flags.begin(), flags.end(), a) != flags.end();
     if (!is_valued && !is_flag) {
       throw UsageError(command, "unknown option '" + a + "'");
     }
@@ -49,11 +50,12 @@ size_t Options::Size(const std::string& name, size_t def) const {
   const std::string v = Str(name);
   // strtoull alone would accept leading blanks, a sign ("-5" wraps to
   // 2^64 - 5) and "+5": only plain digits are a size.
-  const bool digits =
-      !v.empty() && std::all_of(v.begin(), v.end(),
-                                [](char c) { return c >= '0' && c <= '9'; });
+  const bool digits = !v.empty() && std::all_of(v.begin(), v.end(), [](char c) {
+    return c >= '0' && c <= '9';
+  });
   errno = 0;
-  const unsigned long long x = digits ? std::strtoull(v.c_str(), nullptr, 10) : 0;
+  const unsigned long long x =
+      digits ? std::strtoull(v.c_str(), nullptr, 10) : 0;
   if (!digits || errno != 0) {
     throw UsageError(command_,
                      name + " expects a non-negative integer, got '" + v + "'");

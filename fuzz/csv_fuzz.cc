@@ -51,6 +51,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   o.quote = (opt & 4) ? '\0' : '"';
   o.header = (opt & 8) != 0;
   o.rest_in_last_column = (opt & 16) != 0;
+  // Without a header, rest-in-last-column needs the column count.
+  if (o.rest_in_last_column && !o.header) o.num_columns = 2;
   o.skip_bad_rows = (opt & 32) != 0;
   o.max_record_bytes = 1024;  // small, so the limit is reached too
   size_t columns = 0;
@@ -75,9 +77,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                                           frugal::nn::ColumnType::kCategorical,
                                           frugal::nn::ColumnType::kNumeric};
   for (size_t c = 0; c < columns; ++c) {
-    fc.columns.push_back({std::to_string(c),
-                          c == 0 ? frugal::nn::ColumnType::kTarget
-                                 : types[(c - 1) % 3]});
+    fc.columns.push_back(
+        {std::to_string(c),
+         c == 0 ? frugal::nn::ColumnType::kTarget : types[(c - 1) % 3]});
   }
   try {
     MemReader fit(data, size, o);

@@ -33,7 +33,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   o.max_labels = size_t{1} << 20;
   o.max_line_bytes = 256;
   try {
-    const frugal::nn::SparseDataset d = frugal::nn::ReadSparseFile(file.path(), o);
+    const frugal::nn::SparseDataset d =
+        frugal::nn::ReadSparseFile(file.path(), o);
     Check(d.num_features() <= o.max_features && d.num_labels() <= o.max_labels);
     for (size_t i = 0; i < d.size(); ++i) {
       const frugal::nn::SparseRow r = d.row(i);

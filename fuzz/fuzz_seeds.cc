@@ -7,6 +7,8 @@
 // OUT_DIR/model: small models saved by SaveModel (dense and LSH-sampled,
 //   with and without the optimizer state);
 // OUT_DIR/options: NUL-separated argument lists.
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <exception>
@@ -14,8 +16,6 @@
 #include <iterator>
 #include <string>
 #include <vector>
-
-#include <sys/stat.h>
 
 #include "nn/dataset.h"
 #include "nn/model.h"
@@ -65,8 +65,7 @@ void DatasetSeeds(const std::string& data_dir, const std::string& out) {
 }
 
 // The first `lines` lines of a file, each cut to `max_chars`.
-std::string HeadLines(const std::string& path, size_t lines,
-                      size_t max_chars) {
+std::string HeadLines(const std::string& path, size_t lines, size_t max_chars) {
   std::ifstream in(path, std::ios::binary);
   std::string out, line;
   for (size_t i = 0; i < lines && std::getline(in, line); ++i) {
@@ -80,7 +79,8 @@ void CsvSeeds(const std::string& data_dir, const std::string& out) {
   // the last column, 8 header.
   const std::string dbpedia =
       HeadLines(data_dir + "/dbpedia14k/train.csv", 6, 200);
-  const std::string criteo = HeadLines(data_dir + "/criteo10k/train.txt", 6, 1000);
+  const std::string criteo =
+      HeadLines(data_dir + "/criteo10k/train.txt", 6, 1000);
   Spit(out + "/seed0", std::string(1, char(1 | 16)) + dbpedia);
   Spit(out + "/seed1", std::string(1, char(1 | 8)) + "label,text\n" + dbpedia);
   Spit(out + "/seed2", std::string(1, char(0)) + criteo);
@@ -95,8 +95,9 @@ void ModelSeeds(const std::string& out) {
       frugal::nn::AutoConfig(8, 64, 8, 1.0f),
       frugal::nn::AutoConfig(8, 64, 8, 0.25f)};
   frugal::nn::ModelConfig deep = configs[1];
-  deep.layers.insert(deep.layers.begin() + 1,
-                     frugal::nn::SampledLayer(32, 8, frugal::nn::Activation::kRelu));
+  deep.layers.insert(
+      deep.layers.begin() + 1,
+      frugal::nn::SampledLayer(32, 8, frugal::nn::Activation::kRelu));
   configs.push_back(deep);
   for (frugal::nn::ModelConfig& c : configs) {
     for (frugal::nn::LayerConfig& l : c.layers) {  // small, fast indexes
@@ -106,8 +107,8 @@ void ModelSeeds(const std::string& out) {
     }
     c.metadata["seed"] = "fuzz";
     const frugal::nn::Model model(c);
-    for (uint32_t flags : {frugal::nn::kWeightsOnly,
-                           frugal::nn::kWithOptimizerState}) {
+    for (uint32_t flags :
+         {frugal::nn::kWeightsOnly, frugal::nn::kWithOptimizerState}) {
       frugal::nn::SaveModel(model, out + "/seed" + std::to_string(n++), flags);
     }
   }

@@ -1,9 +1,10 @@
 // Fuzzes the model / checkpoint loader (nn/serialize.h LoadModelFromMemory,
 // the same reader as LoadModel): any input either loads into a model that
-// predicts, or throws ModelFileError. About half the inputs (chosen by a bit of their checksum) first get their last
-// four bytes replaced by the CRC-32 of the rest, so mutations also get past
-// the checksum to the code that builds a model from the stored
-// configuration; the others exercise the checks as they are.
+// predicts, or throws ModelFileError. About half the inputs (chosen by a bit of
+// their checksum) first get their last four bytes replaced by the CRC-32 of the
+// rest, so mutations also get past the checksum to the code that builds a model
+// from the stored configuration; the others exercise the checks as they are.
+#include <tbb/global_control.h>
 #include <zlib.h>
 
 #include <cstddef>
@@ -46,6 +47,10 @@ void LoadAndPredict(const uint8_t* data, size_t size) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  // One thread: building an index would otherwise wake TBB's workers for
+  // every input, which costs more than the rest of the load.
+  static tbb::global_control one_thread(
+      tbb::global_control::max_allowed_parallelism, 1);
   if (size < 4) {
     LoadAndPredict(data, size);
     return 0;

@@ -45,9 +45,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         // leading zeros.
         if (o.Has(name)) {
           const std::string v = o.Str(name);
-          Check(std::to_string(n) == v.substr(std::min(
-                                         v.find_first_not_of('0'),
-                                         v.size() - 1)));
+          Check(std::to_string(n) ==
+                v.substr(std::min(v.find_first_not_of('0'), v.size() - 1)));
         } else {
           Check(n == 7);
         }

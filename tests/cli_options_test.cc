@@ -1,10 +1,10 @@
 // apps/options.h: the command-line option parser.
-#include "apps/options.h"
-
 #include <gtest/gtest.h>
 
 #include <string>
 #include <vector>
+
+#include "apps/options.h"
 
 namespace frugal::cli {
 namespace {
@@ -35,9 +35,11 @@ TEST(CliOptions, MalformedCommandLinesAreUsageErrors) {
 // strtoull alone accepts a leading blank and a sign: " -5" used to be read
 // as 2^64 - 5 epochs.
 TEST(CliOptions, SizeIsPlainDigitsOnly) {
-  for (const std::string& bad : std::vector<std::string>{
-           "-5", " -5", " 5", "+5", "5 ", "", "0x10", "1e3",
-           "18446744073709551616", "5\0"s "9"s}) {
+  for (const std::string& bad :
+       std::vector<std::string>{"-5", " -5", " 5", "+5", "5 ", "", "0x10",
+                                "1e3", "18446744073709551616",
+                                "5\0"s
+                                "9"s}) {
     EXPECT_THROW(Parse({"--epochs", bad}).Size("--epochs", 1), UsageError)
         << "'" << bad << "'";
   }
@@ -47,8 +49,10 @@ TEST(CliOptions, SizeIsPlainDigitsOnly) {
 }
 
 TEST(CliOptions, FloatMustBeFiniteAndWhole) {
-  for (const std::string& bad : std::vector<std::string>{
-           "nan", "inf", "-inf", "1e999", "", "1.5x", "1\0"s "5"s}) {
+  for (const std::string& bad :
+       std::vector<std::string>{"nan", "inf", "-inf", "1e999", "", "1.5x",
+                                "1\0"s
+                                "5"s}) {
     EXPECT_THROW(Parse({"--lr", bad}).Float("--lr", 1), UsageError)
         << "'" << bad << "'";
   }

@@ -10,9 +10,11 @@
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "lsh/hash_family.h"
 #include "nn/dataset.h"
 #include "nn/model.h"
 #include "nn/serialize.h"
@@ -64,8 +66,7 @@ TEST(Limits, BillionLabelHeaderRefusedByMaxLabels) {
 }
 
 TEST(Limits, DefaultLimitsRefuseHeadersBeyondTwoToThe31) {
-  const std::string path =
-      WriteFile("dims.txt", "1 2147483649 5\n0 1:1\n");
+  const std::string path = WriteFile("dims.txt", "1 2147483649 5\n0 1:1\n");
   const std::string e = ReadError(path, ReadOptions{});
   ExpectContains(e, path + ":1:");
   ExpectContains(e, "feature count D");
@@ -75,9 +76,9 @@ TEST(Limits, DefaultLimitsRefuseHeadersBeyondTwoToThe31) {
 TEST(Limits, FeatureIdOfTwoToThe40IsRefused) {
   // 2^40 = 1099511627776: the parser stops before the id overflows.
   for (const bool xc : {true, false}) {
-    const std::string path = WriteFile(
-        "feature.txt",
-        std::string(xc ? "1 100 5\n" : "") + "0 1099511627776:1\n");
+    const std::string path =
+        WriteFile("feature.txt",
+                  std::string(xc ? "1 100 5\n" : "") + "0 1099511627776:1\n");
     ReadOptions o;
     o.format = xc ? DataFormat::kXc : DataFormat::kLibsvm;
     const std::string e = ReadError(path, o);
@@ -140,8 +141,8 @@ TEST(Limits, ModelHeaderWithHugeDimensionsIsRefused) {
       {kInputDimAt, uint64_t{1} << 31},   // in range, file far too short
       {kHiddenDimAt, uint64_t{1} << 20},  // beyond the hidden limit
       {kHiddenDimAt, 0},
-      {kOutputDimAt, 1000000000},         // a billion labels
-      {kOutputDimAt, ~uint64_t{0}},       // overflows any size product
+      {kOutputDimAt, 1000000000},    // a billion labels
+      {kOutputDimAt, ~uint64_t{0}},  // overflows any size product
   };
   for (const Case& c : cases) {
     std::string bad = good;
@@ -160,9 +161,9 @@ TEST(Limits, ModelHeaderWithHugeDimensionsIsRefused) {
 
 // `bytes` with its trailing CRC-32 recomputed, as a writer would have.
 std::string WithValidChecksum(std::string bytes) {
-  const uint32_t crc = uint32_t(crc32_z(
-      crc32_z(0, nullptr, 0), reinterpret_cast<const Bytef*>(bytes.data()),
-      bytes.size() - 4));
+  const uint32_t crc = uint32_t(
+      crc32_z(crc32_z(0, nullptr, 0),
+              reinterpret_cast<const Bytef*>(bytes.data()), bytes.size() - 4));
   std::memcpy(&bytes[bytes.size() - 4], &crc, 4);
   return bytes;
 }
@@ -212,10 +213,10 @@ uint32_t AsU32(float f) {
 TEST(Limits, InvalidStoredIndexConfigIsAModelFileError) {
   const lsh::IndexConfig c = AutoConfig(8, 64, 8, 0.25f).output().lsh;
   // replacement, range_bits, selection, rehash_every, stored side by side.
-  const std::string path = PatchedSparseModel(
-      {uint32_t(c.replacement), c.range_bits, uint32_t(c.selection),
-       c.rehash_every},
-      3, 0);
+  const std::string path =
+      PatchedSparseModel({uint32_t(c.replacement), c.range_bits,
+                          uint32_t(c.selection), c.rehash_every},
+                         3, 0);
   ASSERT_FALSE(path.empty());
   const std::string e = LoadError(path);
   ExpectContains(e, path);
@@ -236,6 +237,22 @@ TEST(Limits, AbsurdStoredIndexSizeIsRefusedBeforeAllocating) {
   ExpectContains(e, path);
   ExpectContains(e, "LSH settings for a");
   std::remove(path.c_str());
+}
+
+// k * log2(bin_size) is computed in 32 bits: a k of 2^31 with 4-value bins
+// used to wrap to 0 code bits and pass the "at most 32 bits" check, then
+// ask for k * l bins.
+TEST(Limits, HashConfigWithWrappingCodeBitsIsRefused) {
+  for (const lsh::HashKind kind :
+       {lsh::HashKind::kDwta, lsh::HashKind::kMinHash}) {
+    lsh::HashConfig c;
+    c.kind = kind;
+    c.k = 1u << 31;
+    c.l = 1;
+    c.bin_size = 4;
+    EXPECT_THROW(lsh::CheckHashConfig(c, 16), std::invalid_argument);
+    EXPECT_THROW(lsh::MakeHashFamily(c, 16), std::invalid_argument);
+  }
 }
 
 }  // namespace
