@@ -54,7 +54,7 @@ struct TrainReport {
   float lr = 0;
   float init_scale = 0;  // input-layer weights, relative to 1/sqrt(nnz)
   double featurize_seconds = 0, train_seconds = 0;
-  double final_loss = 0;  // mean over the last epoch
+  double final_loss = 0;  // mean over the last epoch (of the last member)
 };
 
 struct ClassifierMetrics {
@@ -76,7 +76,8 @@ class Classifier {
   // Reads `train_path` twice (fit the featurizer, then featurize) and
   // trains. Throws DataError on malformed input (unless options.csv skips
   // bad rows) and std::invalid_argument on bad options. `on_epoch` is called
-  // after each epoch with the epoch (1-based) and its mean loss.
+  // after each epoch with the epoch (1-based) and its mean loss (of the
+  // first member of an ensemble).
   static std::unique_ptr<Classifier> Train(
       const std::string& train_path, const ClassifierOptions& options,
       TrainReport* report = nullptr,
