@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "apps/options.h"
 #include "nn/classifier.h"
 
 namespace frugal::cli {
@@ -71,67 +72,12 @@ const char kTextUsage[] =
 
 namespace {
 
-class TextUsageError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
-
-// `--name value` pairs and `--flag` switches, each at most once.
-class Flags {
- public:
-  Flags(const std::vector<std::string>& args, size_t first,
-        const std::vector<std::string>& valued,
-        const std::vector<std::string>& switches) {
-    auto in = [](const std::vector<std::string>& v, const std::string& a) {
-      return std::find(v.begin(), v.end(), a) != v.end();
-    };
-    for (size_t i = first; i < args.size(); ++i) {
-      const std::string& a = args[i];
-      const bool has_value = in(valued, a);
-      if (!has_value && !in(switches, a)) {
-        throw TextUsageError("unknown option '" + a + "'");
-      }
-      if (values_.count(a)) throw TextUsageError("option '" + a + "' given twice");
-      if (has_value && i + 1 >= args.size()) {
-        throw TextUsageError("option '" + a + "' needs a value");
-      }
-      values_[a] = has_value ? args[++i] : "";
-    }
-  }
-  bool Has(const std::string& n) const { return values_.count(n) != 0; }
-  std::string Str(const std::string& n, const std::string& def = "") const {
-    const auto it = values_.find(n);
-    return it == values_.end() ? def : it->second;
-  }
-  std::string Required(const std::string& n) const {
-    if (!Has(n)) throw TextUsageError("missing " + n);
-    return Str(n);
-  }
-  size_t Size(const std::string& n, size_t def) const {
-    if (!Has(n)) return def;
-    const std::string v = Str(n);
-    char* end = nullptr;
-    errno = 0;
-    const unsigned long long x = std::strtoull(v.c_str(), &end, 10);
-    if (v.empty() || v[0] == '-' || *end != '\0' || errno != 0) {
-      throw TextUsageError(n + " expects a non-negative integer, got '" + v + "'");
-    }
-    return size_t(x);
-  }
-  float Positive(const std::string& n, float def) const {
-    if (!Has(n)) return def;
-    const std::string v = Str(n);
-    char* end = nullptr;
-    const float x = std::strtof(v.c_str(), &end);
-    if (v.empty() || *end != '\0' || !std::isfinite(x) || !(x > 0)) {
-      throw TextUsageError(n + " expects a positive number, got '" + v + "'");
-    }
-    return x;
-  }
-
- private:
-  std::map<std::string, std::string> values_;
-};
+// The options after the subcommand (args[0]) of `frugal text`.
+Options TextOptions(const std::vector<std::string>& args,
+                    const std::vector<std::string>& valued,
+                    const std::vector<std::string>& flags) {
+  return Options("text", Args(args.begin() + 1, args.end()), valued, flags);
+}
 
 bool IsIndex(const std::string& s) {
   return !s.empty() && s.size() < 10 &&
@@ -155,14 +101,14 @@ std::vector<nn::ColumnSpec> ParseColumns(const std::string& list) {
   for (const std::string& item : SplitList(list, ',')) {
     const size_t colon = item.rfind(':');
     if (colon == std::string::npos || colon == 0) {
-      throw TextUsageError("--columns expects C:TYPE items, got '" + item + "'");
+      throw UsageError("text", "--columns expects C:TYPE items, got '" + item + "'");
     }
     const std::string name = item.substr(0, colon);
     nn::ColumnType type;
     try {
       type = nn::ParseColumnType(item.substr(colon + 1));
     } catch (const std::invalid_argument& e) {
-      throw TextUsageError(std::string("--columns: ") + e.what());
+      throw UsageError("text", std::string("--columns: ") + e.what());
     }
     const size_t dash = name.find('-');
     if (dash != std::string::npos && IsIndex(name.substr(0, dash)) &&
@@ -170,7 +116,7 @@ std::vector<nn::ColumnSpec> ParseColumns(const std::string& list) {
       const size_t a = std::stoul(name.substr(0, dash));
       const size_t b = std::stoul(name.substr(dash + 1));
       if (a > b || b - a > 100000) {
-        throw TextUsageError("--columns: bad range '" + name + "'");
+        throw UsageError("text", "--columns: bad range '" + name + "'");
       }
       for (size_t i = a; i <= b; ++i) out.push_back({std::to_string(i), type});
     } else {
@@ -183,7 +129,7 @@ std::vector<nn::ColumnSpec> ParseColumns(const std::string& list) {
 char ParseDelimiter(const std::string& d) {
   if (d == "tab" || d == "\\t" || d == "\t") return '\t';
   if (d.size() != 1 || d == "\n" || d == "\r") {
-    throw TextUsageError("--delimiter expects one character or 'tab', got '" +
+    throw UsageError("text", "--delimiter expects one character or 'tab', got '" +
                          d + "'");
   }
   return d[0];
@@ -212,8 +158,7 @@ std::string MetricsJson(const nn::ClassifierMetrics& m) {
 }
 
 int Train(const std::vector<std::string>& args) {
-  const Flags f(args, 1,
-                {"--train", "--test", "--model", "--columns", "--text-col",
+  const Options f = TextOptions(args, {"--train", "--test", "--model", "--columns", "--text-col",
                  "--label-col", "--delimiter", "--label-delimiter", "--features",
                  "--ngrams", "--char-ngrams", "--buckets", "--binning", "--cross",
                  "--min-count",
@@ -223,7 +168,7 @@ int Train(const std::vector<std::string>& args) {
                  "--skip-bad-rows", "--linear", "--json", "--no-numeric-values"});
   nn::ClassifierOptions o;
   if (f.Has("--columns") == (f.Has("--text-col") || f.Has("--label-col"))) {
-    throw TextUsageError("give either --columns or --text-col and --label-col");
+    throw UsageError("text", "give either --columns or --text-col and --label-col");
   }
   if (f.Has("--columns")) {
     o.features.columns = ParseColumns(f.Str("--columns"));
@@ -244,7 +189,7 @@ int Train(const std::vector<std::string>& args) {
     size_t max_index = 0;
     for (const nn::ColumnSpec& c : o.features.columns) {
       if (!IsIndex(c.name)) {
-        throw TextUsageError("with --no-header, name columns by 0-based "
+        throw UsageError("text", "with --no-header, name columns by 0-based "
                              "index, not '" + c.name + "'");
       }
       max_index = std::max<size_t>(max_index, std::stoul(c.name));
@@ -253,11 +198,11 @@ int Train(const std::vector<std::string>& args) {
   }
   o.features.label_delimiter = f.Str("--label-delimiter");
   if (o.features.label_delimiter.size() > 1) {
-    throw TextUsageError("--label-delimiter expects one character");
+    throw UsageError("text", "--label-delimiter expects one character");
   }
   const size_t features = f.Size("--features", o.features.num_features);
   if (features == 0 || features > (size_t{1} << 31)) {
-    throw TextUsageError("--features must be in [1, 2^31]");
+    throw UsageError("text", "--features must be in [1, 2^31]");
   }
   o.features.num_features = uint32_t(features);
   o.features.word_ngrams = uint32_t(f.Size("--ngrams", 2));
@@ -268,13 +213,13 @@ int Train(const std::vector<std::string>& args) {
   if (o.features.word_ngrams < 1 || o.features.word_ngrams > 8 ||
       o.features.char_ngrams > 16 || o.features.numeric_buckets < 1 ||
       o.features.numeric_buckets > 65536) {
-    throw TextUsageError("--ngrams in [1, 8], --char-ngrams in [0, 16], "
+    throw UsageError("text", "--ngrams in [1, 8], --char-ngrams in [0, 16], "
                          "--buckets in [1, 65536]");
   }
   o.features.numeric_values = !f.Has("--no-numeric-values");
   const std::string binning = f.Str("--binning", "quantile");
   if (binning != "quantile" && binning != "log") {
-    throw TextUsageError("--binning must be quantile or log");
+    throw UsageError("text", "--binning must be quantile or log");
   }
   o.features.binning =
       binning == "log" ? nn::NumericBinning::kLog : nn::NumericBinning::kQuantile;
@@ -282,23 +227,27 @@ int Train(const std::vector<std::string>& args) {
     for (const std::string& pair : SplitList(f.Str("--cross"), ',')) {
       const size_t star = pair.find('*');
       if (star == std::string::npos || star == 0 || star + 1 == pair.size()) {
-        throw TextUsageError("--cross expects A*B items, got '" + pair + "'");
+        throw UsageError("text", "--cross expects A*B items, got '" + pair + "'");
       }
       o.features.crosses.emplace_back(pair.substr(0, star), pair.substr(star + 1));
     }
   }
   if (f.Has("--linear") && f.Has("--hidden")) {
-    throw TextUsageError("--linear and --hidden exclude each other");
+    throw UsageError("text", "--linear and --hidden exclude each other");
   }
   o.linear = f.Has("--linear");
   o.hidden = f.Size("--hidden", 0);
   o.members = f.Size("--members", 0);
   if (f.Has("--members") && (o.members < 1 || o.members > 64)) {
-    throw TextUsageError("--members must be in [1, 64]");
+    throw UsageError("text", "--members must be in [1, 64]");
   }
   o.epochs = f.Size("--epochs", 0);
   o.batch = f.Size("--batch", 0);
-  o.lr = f.Positive("--lr", 0.0f);
+  o.lr = f.Float("--lr", 0.0f);
+  if (f.Has("--lr") && !(o.lr > 0)) {
+    throw UsageError("text", "--lr expects a positive number, got '" +
+                                 f.Str("--lr") + "'");
+  }
   o.threads = f.Size("--threads", 0);
   o.seed = f.Size("--seed", 1);
   const bool json = f.Has("--json");
@@ -347,7 +296,7 @@ int Train(const std::vector<std::string>& args) {
 }
 
 int Evaluate(const std::vector<std::string>& args) {
-  const Flags f(args, 1, {"--model", "--test"}, {"--skip-bad-rows", "--json"});
+  const Options f = TextOptions(args, {"--model", "--test"}, {"--skip-bad-rows", "--json"});
   const auto classifier = nn::Classifier::Load(f.Required("--model"));
   nn::CsvOptions csv = classifier->csv();
   csv.skip_bad_rows = f.Has("--skip-bad-rows");
@@ -361,7 +310,7 @@ int Evaluate(const std::vector<std::string>& args) {
 }
 
 int Predict(const std::vector<std::string>& args) {
-  const Flags f(args, 1, {"--model", "--input"},
+  const Options f = TextOptions(args, {"--model", "--input"},
                 {"--no-target", "--header", "--skip-bad-rows"});
   const auto classifier = nn::Classifier::Load(f.Required("--model"));
   const nn::Featurizer& fz = classifier->featurizer();
@@ -370,7 +319,7 @@ int Predict(const std::vector<std::string>& args) {
   csv.header = f.Has("--header");
   csv.skip_bad_rows = f.Has("--skip-bad-rows");
   csv.num_columns = fz.num_columns() - (no_target ? 1 : 0);
-  if (csv.num_columns == 0) throw TextUsageError("--no-target leaves no columns");
+  if (csv.num_columns == 0) throw UsageError("text", "--no-target leaves no columns");
   std::FILE* in = stdin;
   std::unique_ptr<std::FILE, int (*)(std::FILE*)> owned(nullptr, &std::fclose);
   const std::string name = f.Str("--input", "<stdin>");
@@ -416,9 +365,9 @@ int RunText(const std::vector<std::string>& args) {
     if (sub == "train") return Train(args);
     if (sub == "evaluate") return Evaluate(args);
     if (sub == "predict") return Predict(args);
-    throw TextUsageError(sub.empty() ? "missing subcommand"
+    throw UsageError("text", sub.empty() ? "missing subcommand"
                                      : "unknown subcommand '" + sub + "'");
-  } catch (const TextUsageError& e) {
+  } catch (const UsageError& e) {
     std::cerr << "frugal text: " << e.what() << "\n\nusage: " << kTextUsage;
     return 2;
   }
