@@ -6,10 +6,11 @@
 //
 //   frugal_train_bench [--labels N] [--train N] [--test N] [--epochs N]
 //                      [--hidden N] [--batch N] [--threads N] [--lr F]
-//                      [--sparsity F] [--compare]
+//                      [--sparsity F] [--padding shared|own] [--compare]
 #include <sys/resource.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -34,6 +35,7 @@ struct Settings {
   size_t labels = 670091, train = 100000, test = 5000, epochs = 1;
   size_t hidden = 128, batch = 256, threads = 2;
   float lr = 1e-3f, sparsity = 0;  // 0: automatic
+  bool shared_padding = true;
 };
 
 // Trains one model and prints its figures; returns exact P@1.
@@ -49,6 +51,7 @@ double Run(const Settings& st, const frugal::nn::SparseDataset& train,
   tc.batch_size = st.batch;
   tc.threads = st.threads;
   tc.lr = st.lr;
+  tc.shared_padding = st.shared_padding;
   Trainer trainer(model, tc);
   std::printf("%s output: %zu labels, %zu active per sample, hidden %zu, "
               "batch %zu, %zu threads (model init %.1f s)\n",
@@ -63,11 +66,14 @@ double Run(const Settings& st, const frugal::nn::SparseDataset& train,
     train_s += sec;
     samples += s.samples;
     std::printf("  epoch %zu: loss %.4f, %.0f samples/s (%.0f per core), "
-                "mean active %.0f; seconds: forward %.1f, accumulate %.1f, "
-                "adam %.1f, lsh %.1f\n",
+                "mean active %.0f, output rows updated per batch %.0f; "
+                "seconds: forward %.1f, accumulate %.1f, adam %.1f, lsh %.1f\n",
                 e, s.loss_sum / double(s.samples), double(s.samples) / sec,
                 double(s.samples) / sec / double(st.threads),
-                double(s.active_sum) / double(s.samples), s.forward_s,
+                double(s.active_sum) / double(s.samples),
+                double(s.output_rows_updated) /
+                    std::ceil(double(s.samples) / double(st.batch)),
+                s.forward_s,
                 s.accumulate_s, s.update_s, s.index_s);
   }
   for (size_t factor : {1, 4}) {  // inference-time width vs the default 2x
@@ -123,6 +129,7 @@ int main(int argc, char** argv) {
     else if (a == "--threads") st.threads = std::strtoull(v, nullptr, 10);
     else if (a == "--lr") st.lr = std::strtof(v, nullptr);
     else if (a == "--sparsity") st.sparsity = std::strtof(v, nullptr);
+    else if (a == "--padding") st.shared_padding = std::string(v) != "own";
     else {
       std::fprintf(stderr, "unknown option %s\n", a.c_str());
       return 2;

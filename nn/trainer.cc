@@ -225,10 +225,15 @@ BatchStats Trainer::TrainBatch(const SparseDataset& data, const uint32_t* rows,
     into += std::chrono::duration<double>(now - t).count();
     t = now;
   };
-  // Random padding differs between ranks: sample i of rank r draws as
-  // sample r * count + i of one big batch would.
+  // Random padding: one draw per step when shared; otherwise per sample,
+  // differing between ranks (sample i of rank r draws as sample
+  // r * count + i of one big batch would).
   const uint64_t first_sample =
       config_.comm != nullptr ? uint64_t(config_.comm->rank()) * count : 0;
+  auto pad_seed = [&](size_t i) {
+    return step * 0x9e3779b97f4a7c15ull +
+           (config_.shared_padding ? 0 : first_sample + i);
+  };
   im.arena.execute([&] {
     // Phase 1: per sample.
     tbb::parallel_for(
@@ -238,9 +243,7 @@ BatchStats Trainer::TrainBatch(const SparseDataset& data, const uint32_t* rows,
           for (size_t i = r.begin(); i < r.end(); ++i) {
             SampleWork& w = im.work[i];
             w.row = rows[i];
-            ForwardBackward(model_, data.row(rows[i]),
-                            step * 0x9e3779b97f4a7c15ull + first_sample + i,
-                            s, w);
+            ForwardBackward(model_, data.row(rows[i]), pad_seed(i), s, w);
           }
         });
     lap(stats.forward_s);
@@ -295,6 +298,9 @@ BatchStats Trainer::TrainBatch(const SparseDataset& data, const uint32_t* rows,
     }
     lap(stats.index_s);
   });
+  for (const auto& list : im.touched.back()) {
+    stats.output_rows_updated += list.size();
+  }
   for (auto& per_layer : im.touched) {
     for (auto& list : per_layer) list.clear();
   }
