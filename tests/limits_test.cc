@@ -15,6 +15,8 @@
 #include <vector>
 
 #include "lsh/hash_family.h"
+#include "nn/data/csv.h"
+#include "nn/data/featurizer.h"
 #include "nn/dataset.h"
 #include "nn/model.h"
 #include "nn/serialize.h"
@@ -253,6 +255,25 @@ TEST(Limits, HashConfigWithWrappingCodeBitsIsRefused) {
     EXPECT_THROW(lsh::CheckHashConfig(c, 16), std::invalid_argument);
     EXPECT_THROW(lsh::MakeHashFamily(c, 16), std::invalid_argument);
   }
+}
+
+// Found by fuzz/csv_fuzz: a numeric value beyond float's range (1e39)
+// became an infinite quantile boundary, which the featurizer wrote into the
+// model metadata and then refused to read back.
+TEST(Limits, NumericBeyondFloatRangeRoundTripsThroughMetadata) {
+  const std::string path =
+      WriteFile("numeric.csv", "y,x\na,1\nb,1e39\na,-1e39\nb,2\n");
+  CsvOptions o;
+  FeaturizerConfig fc;
+  fc.columns = {{"y", ColumnType::kTarget}, {"x", ColumnType::kNumeric}};
+  fc.numeric_buckets = 4;
+  CsvReader reader(path, o);
+  const Featurizer f = Featurizer::Fit(fc, reader);
+  const auto meta = f.ToMetadata();
+  Featurizer back;
+  ASSERT_NO_THROW(back = Featurizer::FromMetadata(meta));
+  EXPECT_EQ(back.ToMetadata(), meta);
+  std::remove(path.c_str());
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <limits>
 #include <random>
 #include <set>
 #include <unordered_map>
@@ -72,6 +73,14 @@ float SignedLog(double v) {
 }
 
 // Parses a finite number; false if `s` is not one.
+// v as a float, saturated at +-FLT_MAX: a finite double beyond float's
+// range would otherwise become infinity (a quantile boundary "inf" that
+// model metadata cannot store).
+float SaturatedFloat(double v) {
+  return float(std::clamp(v, -double(std::numeric_limits<float>::max()),
+                          double(std::numeric_limits<float>::max())));
+}
+
 bool ParseNumber(std::string_view s, double* out) {
   char buf[64];
   if (s.empty() || s.size() >= sizeof(buf)) return false;
@@ -280,10 +289,10 @@ Featurizer Featurizer::Fit(const FeaturizerConfig& config, CsvReader& reader) {
       }
       const size_t n = seen[i]++;
       if (n < kSample) {
-        samples[i].push_back(float(v));
+        samples[i].push_back(SaturatedFloat(v));
       } else {
         const size_t j = std::uniform_int_distribution<size_t>(0, n)(rng);
-        if (j < kSample) samples[i][j] = float(v);
+        if (j < kSample) samples[i][j] = SaturatedFloat(v);
       }
     }
     if (bad) continue;
@@ -380,7 +389,7 @@ uint32_t Featurizer::NumericBucket(std::string_view field, const Column& c,
   *value = std::clamp(SignedLog(v) * c.value_scale, -4.0f, 4.0f);
   if (config_.binning == NumericBinning::kQuantile) {
     return uint32_t(std::upper_bound(c.boundaries.begin(), c.boundaries.end(),
-                                     float(v)) -
+                                     SaturatedFloat(v)) -
                     c.boundaries.begin());
   }
   // Two buckets per doubling of |v| + 1, the sign apart.
