@@ -11,35 +11,73 @@
 HWY_BEFORE_NAMESPACE();
 namespace frugal::kernels::HWY_NAMESPACE {
 
-// out[0, dim) += sum_i val[i] * row(idx[i]). Columns are processed in blocks
-// of four vectors held in registers across all rows, so `out` is read and
-// written once per block.
+// out[c, c + kVecs * N) += sum_i val[i] * row(idx[i])[c, ...] for kVecs 4
+// or 8: the accumulators stay in registers across all rows (separate
+// variables: SVE vectors are sizeless and cannot form an array). The block
+// at column 0 issues the rows' software prefetches.
+template <size_t kVecs, typename TW>
+HWY_INLINE void AccumulateColumns(const TW* HWY_RESTRICT w, size_t stride,
+                                  const uint32_t* HWY_RESTRICT idx,
+                                  const float* HWY_RESTRICT val, size_t nnz,
+                                  float* HWY_RESTRICT out, size_t c,
+                                  size_t row_bytes) {
+  static_assert(kVecs == 4 || kVecs == 8, "four or eight vectors");
+  constexpr bool kEight = kVecs == 8;
+  const hn::ScalableTag<float> d;
+  const size_t N = hn::Lanes(d);
+  float* HWY_RESTRICT o = out + c;
+  auto a0 = hn::LoadU(d, o), a1 = hn::LoadU(d, o + N);
+  auto a2 = hn::LoadU(d, o + 2 * N), a3 = hn::LoadU(d, o + 3 * N);
+  auto a4 = hn::Zero(d), a5 = hn::Zero(d), a6 = hn::Zero(d), a7 = hn::Zero(d);
+  if constexpr (kEight) {
+    a4 = hn::LoadU(d, o + 4 * N);
+    a5 = hn::LoadU(d, o + 5 * N);
+    a6 = hn::LoadU(d, o + 6 * N);
+    a7 = hn::LoadU(d, o + 7 * N);
+  }
+  for (size_t i = 0; i < nnz; ++i) {
+    if (c == 0) PrefetchRowsFor<0>(i, idx, nnz, stride, row_bytes, w);
+    const TW* HWY_RESTRICT row = w + size_t{idx[i]} * stride + c;
+    const auto v = hn::Set(d, val[i]);
+    a0 = hn::MulAdd(v, LoadF(d, row), a0);
+    a1 = hn::MulAdd(v, LoadF(d, row + N), a1);
+    a2 = hn::MulAdd(v, LoadF(d, row + 2 * N), a2);
+    a3 = hn::MulAdd(v, LoadF(d, row + 3 * N), a3);
+    if constexpr (kEight) {
+      a4 = hn::MulAdd(v, LoadF(d, row + 4 * N), a4);
+      a5 = hn::MulAdd(v, LoadF(d, row + 5 * N), a5);
+      a6 = hn::MulAdd(v, LoadF(d, row + 6 * N), a6);
+      a7 = hn::MulAdd(v, LoadF(d, row + 7 * N), a7);
+    }
+  }
+  hn::StoreU(a0, d, o);
+  hn::StoreU(a1, d, o + N);
+  hn::StoreU(a2, d, o + 2 * N);
+  hn::StoreU(a3, d, o + 3 * N);
+  if constexpr (kEight) {
+    hn::StoreU(a4, d, o + 4 * N);
+    hn::StoreU(a5, d, o + 5 * N);
+    hn::StoreU(a6, d, o + 6 * N);
+    hn::StoreU(a7, d, o + 7 * N);
+  }
+}
+
+// out[0, dim) += sum_i val[i] * row(idx[i]). Columns in blocks of eight,
+// then four vectors, so `out` is read and written once per block and a row
+// of up to eight vectors (128 floats on AVX-512) is read in one pass.
 template <typename TW>
 HWY_INLINE void RowAccumulateImpl(const TW* HWY_RESTRICT w, size_t stride,
                                   const uint32_t* HWY_RESTRICT idx,
                                   const float* HWY_RESTRICT val, size_t nnz,
                                   float* HWY_RESTRICT out, size_t dim) {
-  const hn::ScalableTag<float> d;
-  const size_t N = hn::Lanes(d);
+  const size_t N = hn::Lanes(hn::ScalableTag<float>());
   const size_t row_bytes = dim * sizeof(TW);
   size_t c = 0;
+  for (; c + 8 * N <= dim; c += 8 * N) {
+    AccumulateColumns<8>(w, stride, idx, val, nnz, out, c, row_bytes);
+  }
   for (; c + 4 * N <= dim; c += 4 * N) {
-    auto a0 = hn::LoadU(d, out + c), a1 = hn::LoadU(d, out + c + N);
-    auto a2 = hn::LoadU(d, out + c + 2 * N), a3 = hn::LoadU(d, out + c + 3 * N);
-    const bool first_block = c == 0;
-    for (size_t i = 0; i < nnz; ++i) {
-      if (first_block) PrefetchRowsFor<0>(i, idx, nnz, stride, row_bytes, w);
-      const TW* HWY_RESTRICT row = w + size_t{idx[i]} * stride + c;
-      const auto v = hn::Set(d, val[i]);
-      a0 = hn::MulAdd(v, LoadF(d, row), a0);
-      a1 = hn::MulAdd(v, LoadF(d, row + N), a1);
-      a2 = hn::MulAdd(v, LoadF(d, row + 2 * N), a2);
-      a3 = hn::MulAdd(v, LoadF(d, row + 3 * N), a3);
-    }
-    hn::StoreU(a0, d, out + c);
-    hn::StoreU(a1, d, out + c + N);
-    hn::StoreU(a2, d, out + c + 2 * N);
-    hn::StoreU(a3, d, out + c + 3 * N);
+    AccumulateColumns<4>(w, stride, idx, val, nnz, out, c, row_bytes);
   }
   if (c < dim) {  // remaining columns (fewer than four vectors)
     ForEachRowPrefetched<0>(w, stride, idx, nnz, c == 0 ? row_bytes : 0,
