@@ -4,7 +4,7 @@ BUILD ?= build
 CMAKE_ARGS ?=
 JOBS ?= $(shell nproc)
 
-.PHONY: all setup build test test-python demo bench clean
+.PHONY: all setup build test test-python test-aarch64 demo bench clean
 
 all: build
 
@@ -29,6 +29,14 @@ test-python: setup
 	$(PYENV)/bin/python -m pip install -q --upgrade pip
 	$(PYENV)/bin/python -m pip install -q '.[test,ray]'
 	$(PYENV)/bin/python -m pytest -q python/tests
+
+# Cross-compiles for aarch64 (toolchains/aarch64-linux-gnu.cmake) into
+# BUILD_AARCH64 and runs the kernel, dispatch and end-to-end tests under
+# qemu-user on the NEON, SVE_256, SVE2_128 and SVE2 (512-bit) CPU models.
+BUILD_AARCH64 ?= build-aarch64
+
+test-aarch64:
+	BUILD=$(BUILD_AARCH64) JOBS=$(JOBS) bash scripts/test-aarch64.sh
 
 DATA ?= ../shared/data
 

@@ -91,15 +91,23 @@ TriadArrays& Arrays() {
   return *arrays;
 }
 
-// Compiled for AVX-512 / AVX2 / baseline, chosen at load time (ifunc). The
-// triad is memory-bound; the widths differ by a few percent at most.
-__attribute__((target_clones("avx512f", "avx2", "default"))) void TriadSpan(
+// On x86-64 compiled for AVX-512 / AVX2 / baseline, chosen at load time
+// (ifunc); on aarch64 the NEON baseline (GCC 12 has no target_clones there).
+// The triad is memory-bound; the widths differ by a few percent at most.
+#if defined(__x86_64__)
+#define FRUGAL_TRIAD_CLONES \
+  __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define FRUGAL_TRIAD_CLONES
+#endif
+
+FRUGAL_TRIAD_CLONES void TriadSpan(
     float* __restrict a, const float* __restrict b,
     const float* __restrict c, float s, size_t n) {
   for (size_t i = 0; i < n; ++i) a[i] = b[i] + s * c[i];
 }
 
-__attribute__((target_clones("avx512f", "avx2", "default"))) void RowTriad(
+FRUGAL_TRIAD_CLONES void RowTriad(
     float* __restrict a, const float* __restrict b,
     const float* __restrict c, float s, const uint32_t* rows,
     size_t num_rows) {

@@ -4,8 +4,6 @@
 #define HWY_TARGET_INCLUDE "kernels/optimizer.cc"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 
-#include <utility>
-
 #include "hwy/highway.h"
 #include "kernels/simd-inl.h"
 #include "kernels/variant.h"
@@ -13,43 +11,33 @@
 HWY_BEFORE_NAMESPACE();
 namespace frugal::kernels::HWY_NAMESPACE {
 
-struct AdamVecs {
-  template <class D>
-  AdamVecs(D d, const AdamParams& p)
-      : lr_t(hn::Set(d, p.lr_t)),
-        b1(hn::Set(d, p.beta1)),
-        one_minus_b1(hn::Set(d, 1.0f - p.beta1)),
-        b2(hn::Set(d, p.beta2)),
-        one_minus_b2(hn::Set(d, 1.0f - p.beta2)),
-        eps_t(hn::Set(d, p.eps_t)),
-        keep(hn::Set(d, 1.0f - p.decay)) {}
-  hn::Vec<hn::ScalableTag<float>> lr_t, b1, one_minus_b1, b2, one_minus_b2,
-      eps_t, keep;
-};
-
 // One Adam step on vectors; returns the new (w, m, v) through references.
+// The constants are broadcast here (loop-invariant once inlined): SVE vectors
+// are sizeless and cannot be struct members.
 template <class D, class V = hn::VFromD<D>>
-HWY_INLINE void AdamStep(D /*d*/, const AdamVecs& k, V g, V& w, V& m, V& v) {
-  m = hn::MulAdd(k.b1, m, hn::Mul(k.one_minus_b1, g));
-  v = hn::MulAdd(k.b2, v, hn::Mul(k.one_minus_b2, hn::Mul(g, g)));
-  const V step = hn::Div(hn::Mul(k.lr_t, m), hn::Add(hn::Sqrt(v), k.eps_t));
-  // AdamW: w * (1 - lr * weight_decay) - step; keep == 1 for plain Adam.
-  w = hn::MulSub(w, k.keep, step);
+HWY_INLINE void AdamStep(D d, const AdamParams& p, V g, V& w, V& m, V& v) {
+  m = hn::MulAdd(hn::Set(d, p.beta1), m,
+                 hn::Mul(hn::Set(d, 1.0f - p.beta1), g));
+  v = hn::MulAdd(hn::Set(d, p.beta2), v,
+                 hn::Mul(hn::Set(d, 1.0f - p.beta2), hn::Mul(g, g)));
+  const V step = hn::Div(hn::Mul(hn::Set(d, p.lr_t), m),
+                         hn::Add(hn::Sqrt(v), hn::Set(d, p.eps_t)));
+  // AdamW: w * (1 - lr * weight_decay) - step; decay == 0 for plain Adam.
+  w = hn::MulSub(w, hn::Set(d, 1.0f - p.decay), step);
 }
 
 // Adam over n contiguous elements with gradient g_in; when g is not null
 // (it may alias g_in), g is set to zero afterwards.
 HWY_INLINE void AdamSpan(float* HWY_RESTRICT w, float* HWY_RESTRICT m,
                          float* HWY_RESTRICT v, float* g, const float* g_in,
-                         size_t n,
-                         const AdamVecs& k) {
+                         size_t n, const AdamParams& p) {
   const hn::ScalableTag<float> d;
   const size_t N = hn::Lanes(d);
   size_t i = 0;
   for (; i + N <= n; i += N) {
     auto vw = hn::LoadU(d, w + i), vm = hn::LoadU(d, m + i);
     auto vv = hn::LoadU(d, v + i);
-    AdamStep(d, k, hn::LoadU(d, g_in + i), vw, vm, vv);
+    AdamStep(d, p, hn::LoadU(d, g_in + i), vw, vm, vv);
     hn::StoreU(vw, d, w + i);
     hn::StoreU(vm, d, m + i);
     hn::StoreU(vv, d, v + i);
@@ -59,7 +47,7 @@ HWY_INLINE void AdamSpan(float* HWY_RESTRICT w, float* HWY_RESTRICT m,
     const size_t r = n - i;
     auto vw = LoadTail(d, w + i, r), vm = LoadTail(d, m + i, r);
     auto vv = LoadTail(d, v + i, r);
-    AdamStep(d, k, LoadTail(d, g_in + i, r), vw, vm, vv);
+    AdamStep(d, p, LoadTail(d, g_in + i, r), vw, vm, vv);
     StoreTail(vw, d, w + i, r);
     StoreTail(vm, d, m + i, r);
     StoreTail(vv, d, v + i, r);
@@ -70,21 +58,18 @@ HWY_INLINE void AdamSpan(float* HWY_RESTRICT w, float* HWY_RESTRICT m,
 void AdamDense(float* HWY_RESTRICT w, float* HWY_RESTRICT m,
                float* HWY_RESTRICT v, const float* HWY_RESTRICT g, size_t n,
                const AdamParams& p) {
-  const hn::ScalableTag<float> d;
-  AdamSpan(w, m, v, nullptr, g, n, AdamVecs(d, p));
+  AdamSpan(w, m, v, nullptr, g, n, p);
 }
 
 void AdamRows(float* HWY_RESTRICT w, float* HWY_RESTRICT m,
               float* HWY_RESTRICT v, float* HWY_RESTRICT g, size_t stride,
               const uint32_t* HWY_RESTRICT rows, size_t num_rows, size_t dim,
               const AdamParams& p) {
-  const hn::ScalableTag<float> d;
-  const AdamVecs k(d, p);
   const size_t row_bytes = dim * sizeof(float);
   for (size_t j = 0; j < num_rows; ++j) {
     PrefetchRowsFor<1>(j, rows, num_rows, stride, row_bytes, w, m, v, g);
     const size_t off = size_t{rows[j]} * stride;
-    AdamSpan(w + off, m + off, v + off, g + off, g + off, dim, k);
+    AdamSpan(w + off, m + off, v + off, g + off, g + off, dim, p);
   }
 }
 
@@ -94,23 +79,24 @@ void SgdMomentum(float* HWY_RESTRICT w, float* HWY_RESTRICT mom,
   const size_t N = hn::Lanes(d);
   const auto lr = hn::Set(d, p.lr), mu = hn::Set(d, p.momentum);
   const auto wd = hn::Set(d, p.weight_decay);
-  auto step = [&](auto vw, auto vm, auto vg) {
+  // Updates vw and vm in place (SVE vectors cannot live in a std::pair).
+  auto step = [&](auto& vw, auto& vm, auto vg) {
     vm = hn::MulAdd(mu, vm, hn::MulAdd(wd, vw, vg));
-    return std::make_pair(hn::NegMulAdd(lr, vm, vw), vm);
+    vw = hn::NegMulAdd(lr, vm, vw);
   };
   size_t i = 0;
   for (; i + N <= n; i += N) {
-    const auto r =
-        step(hn::LoadU(d, w + i), hn::LoadU(d, mom + i), hn::LoadU(d, g + i));
-    hn::StoreU(r.first, d, w + i);
-    hn::StoreU(r.second, d, mom + i);
+    auto vw = hn::LoadU(d, w + i), vm = hn::LoadU(d, mom + i);
+    step(vw, vm, hn::LoadU(d, g + i));
+    hn::StoreU(vw, d, w + i);
+    hn::StoreU(vm, d, mom + i);
   }
   if (i < n) {
     const size_t c = n - i;
-    const auto r = step(LoadTail(d, w + i, c), LoadTail(d, mom + i, c),
-                        LoadTail(d, g + i, c));
-    StoreTail(r.first, d, w + i, c);
-    StoreTail(r.second, d, mom + i, c);
+    auto vw = LoadTail(d, w + i, c), vm = LoadTail(d, mom + i, c);
+    step(vw, vm, LoadTail(d, g + i, c));
+    StoreTail(vw, d, w + i, c);
+    StoreTail(vm, d, mom + i, c);
   }
 }
 

@@ -62,12 +62,17 @@ HWY_INLINE hn::VFromD<DF> LoadBf16(DF df, const hwy::bfloat16_t* HWY_RESTRICT p)
 }
 
 // Loads p[0, count) bf16 values as float, zeros above; count < Lanes(df).
+// Loads the bits as uint16 (Highway 1.0.3 has no bf16 FirstN on SVE) and
+// widens them exactly: a bf16 is the high half of its float.
 template <class DF>
 HWY_INLINE hn::VFromD<DF> LoadTailBf16(DF df,
                                        const hwy::bfloat16_t* HWY_RESTRICT p,
                                        size_t count) {
-  const hn::Rebind<hwy::bfloat16_t, DF> dbf;
-  return hn::PromoteTo(df, LoadTail(dbf, p, count));
+  const hn::RebindToUnsigned<DF> du32;
+  const hn::Rebind<uint16_t, DF> du16;
+  const auto bits =
+      LoadTail(du16, reinterpret_cast<const uint16_t*>(p), count);
+  return hn::BitCast(df, hn::ShiftLeft<16>(hn::PromoteTo(du32, bits)));
 }
 
 // Float loads from either float or bf16 storage, so one kernel body serves

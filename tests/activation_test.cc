@@ -256,7 +256,8 @@ void CheckSoftmaxVsRef(Kind kind, const std::vector<kernels::Variant<Fn>>& vs,
             const auto r =
                 kind == Kind::kSoftmax
                     ? Near(y[i], want[i], std::fabs(want[i]), 1e-5, 1e-6)
-                    : Near(y[i], want[i], std::max(1.0f, std::fabs(x[i])),
+                    : Near(y[i], want[i],
+                           std::max({1.0f, std::fabs(x[i]), std::fabs(want[i])}),
                            1e-5);
             if (!r && bad++ == 0) {
               ADD_FAILURE() << "n=" << n << " i=" << i << " x=" << x[i]

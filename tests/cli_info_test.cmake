@@ -1,12 +1,16 @@
 # `frugal info` runs, reports every kernel's variant, and FRUGAL_ISA caps or
 # refuses as documented.
 #
-#   cmake -DFRUGAL=<path to the frugal binary> -P cli_info_test.cmake
+#   cmake -DFRUGAL=<path to the frugal binary> [-DFRUGAL_EMULATOR="qemu-aarch64 ..."]
+#         -P cli_info_test.cmake
+#
+# FRUGAL_EMULATOR (space-separated command) runs a cross-compiled binary.
 cmake_minimum_required(VERSION 3.25)
 
 if(NOT FRUGAL)
   message(FATAL_ERROR "pass -DFRUGAL=<path to the frugal binary>")
 endif()
+separate_arguments(emulator UNIX_COMMAND "${FRUGAL_EMULATOR}")
 
 # Runs `frugal <args...>` with FRUGAL_ISA set to `isa` ("" to unset it).
 # Sets <prefix>_RC, <prefix>_OUT, <prefix>_ERR in the caller.
@@ -17,7 +21,7 @@ function(run_frugal prefix isa)
     set(env FRUGAL_ISA=${isa})
   endif()
   execute_process(
-    COMMAND ${CMAKE_COMMAND} -E env ${env} ${FRUGAL} ${ARGN}
+    COMMAND ${CMAKE_COMMAND} -E env ${env} ${emulator} ${FRUGAL} ${ARGN}
     RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
   set(${prefix}_RC "${rc}" PARENT_SCOPE)
   set(${prefix}_OUT "${out}" PARENT_SCOPE)
@@ -208,9 +212,10 @@ run_frugal(arch "" info --json)
 expect_ok(arch)
 string(JSON arch GET "${arch_OUT}" cpu arch)
 
-# The host's view, independent of cpuinfo: /proc/cpuinfo flags.
+# The host's view, independent of cpuinfo: /proc/cpuinfo flags (an emulated
+# aarch64 binary's host is not the CPU it sees).
 set(host_avx512 FALSE)
-if(EXISTS /proc/cpuinfo)
+if(arch STREQUAL "x86_64" AND EXISTS /proc/cpuinfo)
   file(READ /proc/cpuinfo cpuinfo)
   if(cpuinfo MATCHES "[ \t]avx512f[ \n]" AND cpuinfo MATCHES "[ \t]avx512vl[ \n]"
      AND cpuinfo MATCHES "[ \t]avx512dq[ \n]"
@@ -221,7 +226,44 @@ endif()
 
 set(all_variants avx512 avx2 sse4 sve2_128 sve_256 sve2 sve neon scalar
     reference)
-if(host_avx512)
+if(arch STREQUAL "aarch64")
+  # The best variant the reported features allow (the requirements of
+  # dispatch/registry.cc RequiredIsa, restated), or FRUGAL_EXPECT_TARGET when
+  # set (make test-aarch64 sets it per emulated CPU model).
+  string(JSON isa GET "${arch_OUT}" cpu isa)
+  string(JSON sve_bits GET "${arch_OUT}" cpu sve_vector_bits)
+  separate_arguments(isa)
+  set(prefs)
+  if("sve2" IN_LIST isa AND "sve-vl128" IN_LIST isa)
+    list(APPEND prefs sve2_128)
+  endif()
+  if("sve" IN_LIST isa AND "sve-vl256" IN_LIST isa)
+    list(APPEND prefs sve_256)
+  endif()
+  if("sve2" IN_LIST isa)
+    list(APPEND prefs sve2)
+  endif()
+  if("sve" IN_LIST isa)
+    list(APPEND prefs sve)
+    if(NOT info_OUT MATCHES "\nsve vector: +${sve_bits} bits\n" OR
+       sve_bits LESS 128)
+      fail(info "SVE but no 'sve vector: <bits> bits' line agreeing with "
+                "--json (${sve_bits})")
+    endif()
+  endif()
+  list(APPEND prefs neon reference)
+  if(DEFINED ENV{FRUGAL_EXPECT_SVE_BITS} AND
+     NOT sve_bits STREQUAL "$ENV{FRUGAL_EXPECT_SVE_BITS}")
+    fail(info "SVE vector length ${sve_bits} bits, expected "
+              "$ENV{FRUGAL_EXPECT_SVE_BITS}")
+  endif()
+  if(DEFINED ENV{FRUGAL_EXPECT_TARGET})
+    set(prefs "$ENV{FRUGAL_EXPECT_TARGET}")
+  endif()
+  message(STATUS "aarch64, isa '${isa}', SVE ${sve_bits} bits: expecting "
+                 "the first of '${prefs}'")
+  expect_choices("" "${prefs}" "")
+elseif(host_avx512)
   message(STATUS "host has AVX-512 (F, VL, DQ, BW): expecting avx512")
   if(NOT info_OUT MATCHES "\nallowed isa: +[^\n]*avx512")
     fail(info "the host has AVX-512 but the allowed isa lacks it")

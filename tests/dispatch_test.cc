@@ -1,8 +1,10 @@
 // CPU detection, variant choice and the FRUGAL_ISA cap.
+#include <cstdio>
 #include <cstdlib>
 #include <set>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "dispatch/cpu.h"
 #include "dispatch/registry.h"
@@ -88,20 +90,57 @@ TEST(Dispatch, PicksBestSupportedVariantForEveryKernel) {
   }
 }
 
+// Prints the variant dispatch chose; when FRUGAL_EXPECT_TARGET names one
+// (make test-aarch64 sets it per emulated CPU), every kernel must have chosen
+// it, so a silent fallback to a worse target fails. FRUGAL_EXPECT_SVE_BITS,
+// when set, is the SVE vector length (bits) detection must report.
+TEST(Dispatch, ChoseTheExpectedTarget) {
+  IsaEnvGuard guard;
+  unsetenv("FRUGAL_ISA");
+  dispatch::Reinitialize();
+  const CpuInfo& cpu = DetectCpu();
+  const auto report = dispatch::Report();
+  ASSERT_FALSE(report.empty());
+  std::printf("dispatch target: %s (isa: %s, sve vector bits: %zu)\n",
+              report.front().chosen.c_str(), IsaMaskToString(cpu.isa).c_str(),
+              cpu.sve_vector_bits);
+  if (const char* want = std::getenv("FRUGAL_EXPECT_TARGET")) {
+    for (const auto& r : report) EXPECT_EQ(r.chosen, want) << r.kernel;
+  }
+  if (const char* bits = std::getenv("FRUGAL_EXPECT_SVE_BITS")) {
+    EXPECT_EQ(std::to_string(cpu.sve_vector_bits), bits);
+  }
+}
+
 TEST(Dispatch, FrugalIsaForcesALowerTarget) {
   IsaEnvGuard guard;
-  for (const char* level : {"avx2", "sse4", "scalar"}) {
-    const IsaMask key = level == std::string("avx2")   ? IsaMask{kIsaAvx2}
-                        : level == std::string("sse4") ? IsaMask{kIsaSse4}
-                                                       : IsaMask{0};
-    if ((DetectCpu().isa & key) != key) continue;
-    guard.Set(level);
+  // FRUGAL_ISA level, the feature it needs, and the variant it must pick
+  // (best first: Highway's scalar target is compiled on x86 only).
+  struct Case {
+    const char* level;
+    IsaMask key;
+    std::vector<std::string> picks;
+  };
+  const Case cases[] = {{"avx2", kIsaAvx2, {"avx2"}},
+                        {"sse4", kIsaSse4, {"sse4"}},
+                        {"neon", kIsaNeon, {"neon"}},
+                        {"scalar", 0, {"scalar", "reference"}}};
+  for (const Case& c : cases) {
+    if ((DetectCpu().isa & c.key) != c.key) continue;
+    std::string want;
+    for (const std::string& name : c.picks) {
+      for (const auto& v : kernels::DotVariants()) {
+        if (want.empty() && name == v.name) want = name;
+      }
+    }
+    ASSERT_FALSE(want.empty()) << c.level;
+    guard.Set(c.level);
     for (const auto& r : dispatch::Report()) {
-      EXPECT_EQ(r.chosen, level) << r.kernel << " under FRUGAL_ISA=" << level;
+      EXPECT_EQ(r.chosen, want) << r.kernel << " under FRUGAL_ISA=" << c.level;
     }
     // The chosen pointer is that variant's.
     for (const auto& v : kernels::DotVariants()) {
-      if (v.name == std::string(level)) {
+      if (v.name == want) {
         EXPECT_EQ(dispatch::Dot(), v.fn);
       }
     }

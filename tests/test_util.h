@@ -4,8 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <random>
 #include <string>
@@ -17,12 +19,29 @@
 
 namespace frugal::test {
 
+// True when FRUGAL_TEST_SHORT is set (and not "0"): the tests run under
+// emulation (make test-aarch64), where SVE code is hundreds of times slower,
+// so the long lengths are left out.
+inline bool ShortTests() {
+  const char* v = std::getenv("FRUGAL_TEST_SHORT");
+  return v != nullptr && *v != '\0' && std::strcmp(v, "0") != 0;
+}
+
 // Lengths every kernel is tested at: 0, 1, around every vector width
-// (4, 8, 16 floats; up to 64 for 2048-bit SVE), and large.
+// (4, 8, 16 floats; up to 64 for 2048-bit SVE), and large (not under
+// ShortTests(): 255 still runs every unrolled loop and tail).
 inline const std::vector<size_t>& TestLengths() {
-  static const std::vector<size_t> kLengths = {
-      0,  1,  2,  3,  4,  5,   7,   8,   9,   15,   16,  17,
-      31, 32, 33, 63, 64, 65, 127, 128, 129, 255, 1000, 4099};
+  static const std::vector<size_t> kLengths = [] {
+    std::vector<size_t> v = {0,  1,  2,  3,  4,  5,   7,   8,   9,   15,
+                             16, 17, 31, 32, 33, 63,  64,  65,  127, 128,
+                             129, 255, 1000, 4099};
+    if (ShortTests()) {
+      v.erase(std::remove_if(v.begin(), v.end(),
+                             [](size_t n) { return n > 255; }),
+              v.end());
+    }
+    return v;
+  }();
   return kLengths;
 }
 

@@ -1,29 +1,44 @@
-# Cross-compile frugal for 64-bit Arm Linux with Debian's cross toolchain
-# (g++-aarch64-linux-gnu) and run the binaries under qemu-user:
+# Cross-compiles frugal for 64-bit Arm Linux (AWS Graviton and the like) with
+# Debian's cross toolchain and runs the binaries under qemu-user:
 #
-#   cmake -S . -B build-arm64 \
+#   bash scripts/setup-aarch64.sh     # g++-aarch64-linux-gnu, qemu-user, :arm64 libs
+#   cmake -S . -B build-aarch64 \
 #         -DCMAKE_TOOLCHAIN_FILE=toolchains/aarch64-linux-gnu.cmake
+#   cmake --build build-aarch64 -j2
+#   QEMU_CPU=neoverse-n1 ctest --test-dir build-aarch64   # or `make test-aarch64`
 #
-# Target libraries come from Debian's :arm64 packages, which install under
-# /usr/lib/aarch64-linux-gnu; headers are shared with the host.
+# Target libraries come from Debian's :arm64 packages (multiarch), which
+# install under /usr/lib/aarch64-linux-gnu and share /usr/include with the
+# host. ctest, gtest_discover_tests and add_test(COMMAND <target>) run the
+# binaries through CMAKE_CROSSCOMPILING_EMULATOR; the QEMU_CPU environment
+# variable picks the emulated CPU (neoverse-n1, a64fx, max, ...).
 set(CMAKE_SYSTEM_NAME Linux)
 set(CMAKE_SYSTEM_PROCESSOR aarch64)
 
 set(CMAKE_C_COMPILER aarch64-linux-gnu-gcc)
 set(CMAKE_CXX_COMPILER aarch64-linux-gnu-g++)
+set(CMAKE_LIBRARY_ARCHITECTURE aarch64-linux-gnu)
 
-set(CMAKE_FIND_ROOT_PATH /usr/aarch64-linux-gnu)
-# Programs (cmake, pkg-config, ...) from the host; everything else from the
-# target root.
+# Search the cross root (/usr/aarch64-linux-gnu: libc, libstdc++) and the
+# multiarch system (/usr/lib/aarch64-linux-gnu via CMAKE_LIBRARY_ARCHITECTURE)
+# for libraries, headers and packages; programs (pkg-config, ...) come from
+# the host.
+set(CMAKE_FIND_ROOT_PATH /usr/aarch64-linux-gnu /)
 set(CMAKE_FIND_ROOT_PATH_MODE_PROGRAM NEVER)
 set(CMAKE_FIND_ROOT_PATH_MODE_LIBRARY ONLY)
 set(CMAKE_FIND_ROOT_PATH_MODE_INCLUDE ONLY)
 set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE ONLY)
 
-# pkg-config (libcpuinfo) must see the arm64 .pc files, not the host's.
+# pkg-config sees only arm64 .pc files. libcpuinfo's comes from this folder:
+# libcpuinfo-dev:arm64 does not co-install with the host's libcpuinfo-dev, so
+# the set-up script installs libcpuinfo0:arm64 and the host's header serves.
 set(ENV{PKG_CONFIG_LIBDIR}
-    "/usr/lib/aarch64-linux-gnu/pkgconfig:/usr/share/pkgconfig")
+    "${CMAKE_CURRENT_LIST_DIR}/aarch64-pkgconfig:/usr/lib/aarch64-linux-gnu/pkgconfig:/usr/share/pkgconfig")
+set(ENV{PKG_CONFIG_SYSROOT_DIR} "")
 
-# Tests and tools run under emulation; QEMU_CPU picks the CPU model
-# (e.g. neoverse-n1, a64fx, max).
-set(CMAKE_CROSSCOMPILING_EMULATOR "qemu-aarch64;-L;/usr/aarch64-linux-gnu")
+# Tests and tools run under emulation. -L makes qemu load the target's
+# dynamic linker and libraries from the cross root; QEMU_CPU (environment)
+# picks the CPU model, qemu's default being `max`. Cached so that scripts
+# (scripts/test-aarch64.sh) read it from CMakeCache.txt.
+set(CMAKE_CROSSCOMPILING_EMULATOR "qemu-aarch64;-L;/usr/aarch64-linux-gnu"
+    CACHE STRING "Runs aarch64 binaries on the build host")
