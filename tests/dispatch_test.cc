@@ -14,31 +14,7 @@
 namespace frugal {
 namespace {
 
-// Restores FRUGAL_ISA and the dispatch tables when a test ends.
-class IsaEnvGuard {
- public:
-  IsaEnvGuard() {
-    const char* v = std::getenv("FRUGAL_ISA");
-    had_ = v != nullptr;
-    if (had_) old_ = v;
-  }
-  ~IsaEnvGuard() {
-    if (had_) {
-      setenv("FRUGAL_ISA", old_.c_str(), 1);
-    } else {
-      unsetenv("FRUGAL_ISA");
-    }
-    dispatch::Reinitialize();
-  }
-  void Set(const char* value) {
-    setenv("FRUGAL_ISA", value, 1);
-    dispatch::Reinitialize();
-  }
-
- private:
-  bool had_ = false;
-  std::string old_;
-};
+using test::IsaEnvGuard;
 
 TEST(Cpu, DetectsSomethingSane) {
   const CpuInfo& cpu = DetectCpu();

@@ -36,9 +36,17 @@ set(ENV{PKG_CONFIG_LIBDIR}
     "${CMAKE_CURRENT_LIST_DIR}/aarch64-pkgconfig:/usr/lib/aarch64-linux-gnu/pkgconfig:/usr/share/pkgconfig")
 set(ENV{PKG_CONFIG_SYSROOT_DIR} "")
 
-# Tests and tools run under emulation. -L makes qemu load the target's
-# dynamic linker and libraries from the cross root; QEMU_CPU (environment)
-# picks the CPU model, qemu's default being `max`. Cached so that scripts
-# (scripts/test-aarch64.sh) read it from CMakeCache.txt.
-set(CMAKE_CROSSCOMPILING_EMULATOR "qemu-aarch64;-L;/usr/aarch64-linux-gnu"
+# Gloo: the arm64 library that scripts/setup-aarch64.sh unpacks (libgloo0 is
+# not multiarch), described by the config in this folder.
+set(Gloo_DIR "${CMAKE_CURRENT_LIST_DIR}/aarch64-cmake/Gloo"
+    CACHE PATH "GlooConfig.cmake for the aarch64 cross build")
+
+# Tests and tools run under emulation, with the multiarch libc6:arm64 (its
+# /lib/ld-linux-aarch64.so.1 and /lib/aarch64-linux-gnu). Not `-L
+# /usr/aarch64-linux-gnu`: that cross root's ld.so is a different build of
+# glibc than the libc.so.6 it then finds under /lib/aarch64-linux-gnu, and
+# the mismatch hangs the first pthread_create (oneTBB's workers). QEMU_CPU
+# (environment) picks the CPU model, qemu's default being `max`. Cached so
+# that scripts (scripts/test-aarch64.sh) read it from CMakeCache.txt.
+set(CMAKE_CROSSCOMPILING_EMULATOR "qemu-aarch64"
     CACHE STRING "Runs aarch64 binaries on the build host")
