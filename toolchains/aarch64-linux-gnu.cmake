@@ -39,7 +39,7 @@ set(ENV{PKG_CONFIG_SYSROOT_DIR} "")
 # Gloo: the arm64 library that scripts/setup-aarch64.sh unpacks (libgloo0 is
 # not multiarch), described by the config in this folder.
 set(Gloo_DIR "${CMAKE_CURRENT_LIST_DIR}/aarch64-cmake/Gloo"
-    CACHE PATH "GlooConfig.cmake for the aarch64 cross build")
+    CACHE PATH "GlooConfig.cmake for the aarch64 cross build" FORCE)
 
 # Tests and tools run under emulation, with the multiarch libc6:arm64 (its
 # /lib/ld-linux-aarch64.so.1 and /lib/aarch64-linux-gnu). Not `-L
