@@ -439,26 +439,20 @@ int RunTrain(const Args& args) {
   mc.layers.insert(mc.layers.begin(), hidden.begin(), hidden.end());
   mc.seed = o.Size("--seed", 1);
   const std::string loss = o.Str("--loss", "softmax");
-  if (loss == "softmax") {
-    mc.output().activation = nn::Activation::kSoftmax;
-  } else if (loss == "sigmoid") {
-    mc.output().activation = nn::Activation::kSigmoid;
-  } else {
+  if (loss != "softmax" && loss != "sigmoid") {
     throw UsageError("train", "--loss must be softmax or sigmoid");
   }
+  mc.output().activation = nn::ParseActivation(loss);
   nn::TrainConfig tc;
   tc.batch_size = o.Size("--batch", 256);
   tc.lr = o.Float("--lr", 1e-3f);
   tc.weight_decay = o.Float("--weight-decay", 0.0f);
   tc.threads = o.Size("--threads", 0);
   tc.seed = mc.seed;
-  const std::string schedule = o.Str("--schedule", "linear");
-  if (schedule == "linear") {
-    tc.schedule = nn::LrSchedule::kLinearDecay;
-  } else if (schedule == "constant") {
-    tc.schedule = nn::LrSchedule::kConstant;
-  } else {
-    throw UsageError("train", "--schedule must be linear or constant");
+  try {
+    tc.schedule = nn::ParseLrSchedule(o.Str("--schedule", "linear"));
+  } catch (const std::invalid_argument& e) {
+    throw UsageError("train", std::string("--schedule: ") + e.what());
   }
   const size_t epochs = o.Size("--epochs", 5);
   const bool json = o.Has("--json");

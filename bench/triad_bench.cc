@@ -7,6 +7,13 @@
 //                              random distinct rows per call, the DRAM access
 //                              pattern of the row kernels; rows 4 ahead are
 //                              software-prefetched, as the kernels do.
+//   RandomRead/<bytes>         reads (sums) whole chunks of <bytes> of `b`
+//                              at random chunk-aligned offsets, each chunk
+//                              once per sweep, no software prefetch: what
+//                              one core's plain loads reach on random
+//                              contiguous chunks, the ceiling a row kernel's
+//                              DRAM case is up against (512 bytes = a row of
+//                              128 floats; 64 KB approaches the triad).
 // Bytes counted follow the STREAM convention: 3 x 4 bytes per element (read
 // b, read c, write a). Plain stores are used, so the hardware also reads each
 // line of `a` before writing it (write-allocate): the DRAM traffic is 4 x 4
@@ -22,6 +29,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <map>
 #include <memory>
 #include <new>
 #include <numeric>
@@ -130,6 +138,22 @@ FRUGAL_TRIAD_CLONES void RowTriad(
   }
 }
 
+// sum of the chunk_floats-float chunks chunks[0, count) of b.
+FRUGAL_TRIAD_CLONES float SumChunks(const float* __restrict b,
+                                    const uint32_t* chunks, size_t count,
+                                    size_t chunk_floats) {
+  float acc[16] = {};
+  for (size_t j = 0; j < count; ++j) {
+    const float* p = b + size_t{chunks[j]} * chunk_floats;
+    for (size_t i = 0; i < chunk_floats; i += 16) {
+      for (size_t k = 0; k < 16; ++k) acc[k] += p[i + k];
+    }
+  }
+  float sum = 0.0f;
+  for (float a : acc) sum += a;
+  return sum;
+}
+
 void SetTriadCounters(benchmark::State& state, double bytes_per_iter,
                       double flops_per_iter) {
   const double iters = double(state.iterations());
@@ -183,6 +207,36 @@ void BM_RowTriad1(benchmark::State& state) {
                    2.0 * double(kRowsPerCall) * kRowDim);
 }
 
+// One random permutation of b's chunks of `chunk_bytes` per size, kept.
+const std::vector<uint32_t>& ChunkStream(size_t chunk_bytes) {
+  static std::map<size_t, std::vector<uint32_t>> streams;
+  std::vector<uint32_t>& s = streams[chunk_bytes];
+  if (s.empty()) {
+    s.resize(kTriadN * sizeof(float) / chunk_bytes);
+    std::iota(s.begin(), s.end(), 0u);
+    std::mt19937_64 rng(0x5eed + chunk_bytes);
+    std::shuffle(s.begin(), s.end(), rng);
+  }
+  return s;
+}
+
+// Each iteration reads 1 MB in chunks of state.range(0) bytes.
+void BM_RandomRead(benchmark::State& state) {
+  TriadArrays& t = Arrays();
+  const size_t chunk_bytes = size_t(state.range(0));
+  const std::vector<uint32_t>& chunks = ChunkStream(chunk_bytes);
+  const size_t per_iter = (size_t{1} << 20) / chunk_bytes;
+  const size_t calls = chunks.size() / per_iter;
+  size_t next = 0;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(SumChunks(t.b, chunks.data() + next * per_iter,
+                                       per_iter, chunk_bytes / sizeof(float)));
+    next = next + 1 == calls ? 0 : next + 1;
+  }
+  SetTriadCounters(state, double(per_iter * chunk_bytes),
+                   double(per_iter * chunk_bytes / sizeof(float)));
+}
+
 }  // namespace
 
 // Called by main() in kernels_bench.cc after the kernel benchmarks, so the
@@ -190,6 +244,9 @@ void BM_RowTriad1(benchmark::State& state) {
 void RegisterTriadBenchmarks() {
   benchmark::RegisterBenchmark("Triad/1thread", BM_Triad1);
   benchmark::RegisterBenchmark("RowTriad/1thread", BM_RowTriad1);
+  for (const int64_t bytes : {512, 2048, 4096, 65536}) {
+    benchmark::RegisterBenchmark("RandomRead", BM_RandomRead)->Arg(bytes);
+  }
   benchmark::RegisterBenchmark("Triad/2threads", BM_Triad2)->UseRealTime();
 }
 

@@ -74,6 +74,15 @@ const char* ActivationName(Activation a) {
   return nullptr;
 }
 
+Activation ParseActivation(const std::string& name) {
+  for (Activation a : {Activation::kRelu, Activation::kLinear,
+                       Activation::kSoftmax, Activation::kSigmoid}) {
+    if (name == ActivationName(a)) return a;
+  }
+  throw std::invalid_argument("unknown activation '" + name +
+                              "' (relu, linear, softmax, sigmoid)");
+}
+
 LayerConfig SampledLayer(size_t width, size_t active, Activation activation) {
   LayerConfig c;
   c.width = width;

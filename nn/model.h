@@ -33,6 +33,9 @@ enum class Activation : uint32_t {
 
 // "relu", "linear", "softmax", "sigmoid"; nullptr for an unknown value.
 const char* ActivationName(Activation a);
+// The inverse of ActivationName; std::invalid_argument naming the choices for
+// any other name.
+Activation ParseActivation(const std::string& name);
 
 struct LayerConfig {
   size_t width = 0;
@@ -136,7 +139,6 @@ class Model {
   struct Activations {
     std::vector<LayerState> layers;
   };
-  using Scratch = Activations;
   enum class Mode {
     kTrain,      // sampled layers: training active sizes, labels forced in
     kInference,  // sampled layers: inference_active candidates, unpadded

@@ -1,6 +1,8 @@
 #include "nn/serialize.h"
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -8,6 +10,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <string>
 #include <type_traits>
 #include <vector>
 
@@ -135,10 +138,49 @@ void FsyncDirectoryOf(const std::string& path) {
   }
 }
 
+// "<path>.tmp.<host>.": the start of the names of SaveModel's temporary
+// files for `path` on this host (the process id follows).
+std::string TemporaryPrefix(const std::string& path) {
+  char host[256] = {};
+  if (::gethostname(host, sizeof host - 1) != 0) host[0] = '\0';
+  return path + ".tmp." + host + ".";
+}
+
+// Removes the temporary files that saves to the same path left when they
+// were killed on this host: "<prefix><pid>" whose process no longer exists.
+// Another host's files (a shared directory) and live saves are left alone.
+void RemoveStaleTemporaries(const std::string& prefix) {
+  const size_t slash = prefix.find_last_of('/');
+  const std::string dir =
+      slash == std::string::npos ? "." : prefix.substr(0, slash + 1);
+  const std::string start =
+      slash == std::string::npos ? prefix : prefix.substr(slash + 1);
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) return;
+  while (const dirent* e = ::readdir(d)) {
+    const std::string name = e->d_name;
+    if (name.size() <= start.size() || name.compare(0, start.size(), start) != 0) {
+      continue;
+    }
+    const std::string digits = name.substr(start.size());
+    if (digits.size() > 9 ||
+        digits.find_first_not_of("0123456789") != std::string::npos) {
+      continue;
+    }
+    const pid_t pid = pid_t(std::stol(digits));
+    if (pid > 0 && ::kill(pid, 0) != 0 && errno == ESRCH) {
+      ::unlink((dir + name).c_str());
+    }
+  }
+  ::closedir(d);
+}
+
 }  // namespace
 
 void SaveModel(const Model& model, const std::string& path, uint32_t flags) {
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  const std::string prefix = TemporaryPrefix(path);
+  RemoveStaleTemporaries(prefix);
+  const std::string tmp = prefix + std::to_string(::getpid());
   std::FILE* f = std::fopen(tmp.c_str(), "wb");
   if (f == nullptr) {
     throw ModelFileError(tmp + ": cannot create: " + std::strerror(errno));

@@ -29,6 +29,10 @@ enum SaveFlags : uint32_t {
   kWithOptimizerState = 1,  // Adam moments, for resuming training
 };
 
+// Writes "<path>.tmp.<host>.<pid>", then renames it over `path`; first
+// removes such files of this host whose process is gone (killed saves).
+// Throws ModelFileError naming the file on any failure, leaving `path` as it
+// was.
 void SaveModel(const Model& model, const std::string& path,
                uint32_t flags = kWeightsOnly);
 

@@ -19,6 +19,13 @@
 
 namespace frugal::nn {
 
+LrSchedule ParseLrSchedule(const std::string& name) {
+  if (name == "constant") return LrSchedule::kConstant;
+  if (name == "linear") return LrSchedule::kLinearDecay;
+  throw std::invalid_argument("unknown learning-rate schedule '" + name +
+                              "' (linear, constant)");
+}
+
 namespace {
 
 // Everything phase 1 leaves for phases 2 and 3, per sample of the batch:

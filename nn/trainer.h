@@ -15,6 +15,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <string>
 #include <vector>
 
 #include "dist/communicator.h"
@@ -25,6 +26,9 @@
 namespace frugal::nn {
 
 enum class LrSchedule { kConstant, kLinearDecay };
+// "constant" or "linear" (decay to 0 over the run); std::invalid_argument
+// naming the choices for any other name.
+LrSchedule ParseLrSchedule(const std::string& name);
 
 struct TrainConfig {
   size_t batch_size = 256;

@@ -74,7 +74,7 @@ class ScratchDir {
     }
     return out;
   }
-  // True if a save's temporary file ("<name>.tmp.<pid>") exists.
+  // True if a save's temporary file ("<name>.tmp.<host>.<pid>") exists.
   bool HasTemporary(const std::string& name) const {
     const std::string prefix = name + ".tmp.";
     for (const std::string& f : Files()) {
@@ -277,6 +277,31 @@ TEST(CrashSafety, KillDuringCheckpointLeavesLastCheckpointLoadable) {
 
 // A dense model of 1,000 features, `hidden` hidden units and 100 labels.
 ModelConfig ModelOfSize(size_t hidden) { return AutoConfig(1000, 100, hidden); }
+
+TEST(CrashSafety, SaveRemovesTemporariesOfKilledSaves) {
+  const ScratchDir dir;
+  const std::string path = dir.path() + "/model.bin";
+  char host[256] = {};
+  ASSERT_EQ(::gethostname(host, sizeof host - 1), 0);
+  const pid_t dead = ::fork();  // a process id that no longer exists
+  if (dead == 0) ::_exit(0);
+  ASSERT_GT(dead, 0);
+  ::waitpid(dead, nullptr, 0);
+  const std::string base = path + ".tmp.";
+  const std::string stale = base + host + "." + std::to_string(dead);
+  const std::string live = base + host + "." + std::to_string(::getppid());
+  const std::string other_host = base + "elsewhere." + std::to_string(dead);
+  for (const std::string& f : {stale, live, other_host}) {
+    std::ofstream(f) << "partial";
+  }
+  SaveModel(Model(ModelOfSize(4)), path);
+  struct stat st;
+  EXPECT_NE(::stat(stale.c_str(), &st), 0) << "a killed save's file is left";
+  EXPECT_EQ(::stat(live.c_str(), &st), 0) << "a live process's file is gone";
+  EXPECT_EQ(::stat(other_host.c_str(), &st), 0)
+      << "another host's file is gone";
+  EXPECT_NO_THROW(LoadModel(path));
+}
 
 TEST(CrashSafety, WriteErrorDuringSaveKeepsPreviousFile) {
   const ScratchDir dir;

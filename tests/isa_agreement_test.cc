@@ -86,7 +86,7 @@ Predictions TrainAndPredict(const char* isa, float sparsity,
   nn::Trainer trainer(model, tc);
   const size_t steps = kEpochs * ((train.size() + kBatch - 1) / kBatch);
   for (size_t e = 0; e < kEpochs; ++e) trainer.TrainEpoch(train, steps);
-  nn::Model::Scratch scratch;
+  nn::Model::Activations scratch;
   for (size_t i = 0; i < test.size(); ++i) {
     std::vector<uint32_t> labels;
     std::vector<float> scores;

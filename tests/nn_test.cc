@@ -8,6 +8,7 @@
 #include <fstream>
 #include <limits>
 #include <random>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -34,6 +35,24 @@ std::string ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   return std::string((std::istreambuf_iterator<char>(in)),
                      std::istreambuf_iterator<char>());
+}
+
+TEST(Names, ActivationAndScheduleNamesRoundTrip) {
+  for (Activation a : {Activation::kRelu, Activation::kLinear,
+                       Activation::kSoftmax, Activation::kSigmoid}) {
+    EXPECT_EQ(ParseActivation(ActivationName(a)), a);
+  }
+  EXPECT_THROW(ParseActivation("tanh"), std::invalid_argument);
+  EXPECT_THROW(ParseActivation(""), std::invalid_argument);
+  EXPECT_EQ(ParseLrSchedule("linear"), LrSchedule::kLinearDecay);
+  EXPECT_EQ(ParseLrSchedule("constant"), LrSchedule::kConstant);
+  try {
+    ParseLrSchedule("cosine");
+    ADD_FAILURE() << "cosine accepted";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("cosine"), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("linear, constant"), std::string::npos);
+  }
 }
 
 std::string WriteFile(const std::string& name, const std::string& text) {

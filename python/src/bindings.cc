@@ -112,16 +112,6 @@ nn::SparseDataset MakeDataset(const Array<uint64_t>& indptr,
   return d;
 }
 
-nn::Activation ParseActivation(const std::string& name) {
-  for (nn::Activation a :
-       {nn::Activation::kRelu, nn::Activation::kLinear,
-        nn::Activation::kSoftmax, nn::Activation::kSigmoid}) {
-    if (name == nn::ActivationName(a)) return a;
-  }
-  throw std::invalid_argument("unknown activation '" + name +
-                              "' (relu, linear, softmax, sigmoid)");
-}
-
 py::dict LayerDict(const nn::Layer& layer) {
   py::dict d;
   d["width"] = layer.config.width;
@@ -159,7 +149,7 @@ class PyModel {
       const py::dict d = py::reinterpret_borrow<py::dict>(h);
       const size_t width = d["width"].cast<size_t>();
       const nn::Activation act =
-          ParseActivation(d["activation"].cast<std::string>());
+          nn::ParseActivation(d["activation"].cast<std::string>());
       const float sparsity = d["sparsity"].cast<float>();
       if (sparsity < 1.0f && sparsity > 0.0f) {
         mc.layers.push_back(nn::SampledLayer(
@@ -202,13 +192,7 @@ class PyModel {
     tc.threads = threads;
     tc.seed = seed;
     tc.comm = comm;
-    if (schedule == "linear") {
-      tc.schedule = nn::LrSchedule::kLinearDecay;
-    } else if (schedule == "constant") {
-      tc.schedule = nn::LrSchedule::kConstant;
-    } else {
-      throw std::invalid_argument("schedule must be 'linear' or 'constant'");
-    }
+    tc.schedule = nn::ParseLrSchedule(schedule);
     std::vector<std::pair<nn::BatchStats, double>> out;
     {
       py::gil_scoped_release release;
