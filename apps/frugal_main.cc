@@ -375,13 +375,10 @@ DataParallel ConnectRanks(const Options& o, nn::SparseDataset& train) {
   if (co.size > 1 && co.rendezvous.empty()) {
     throw UsageError("train", "--world-size above 1 needs --rendezvous");
   }
-  const std::string exchange = o.Str("--exchange", "auto");
-  if (exchange == "dense") {
-    dp.exchange = nn::ExchangePolicy::kDense;
-  } else if (exchange == "sparse") {
-    dp.exchange = nn::ExchangePolicy::kSparse;
-  } else if (exchange != "auto") {
-    throw UsageError("train", "--exchange must be auto, dense or sparse");
+  try {
+    dp.exchange = nn::ParseExchangePolicy(o.Str("--exchange", "auto"));
+  } catch (const std::invalid_argument& e) {
+    throw UsageError("train", std::string("--exchange: ") + e.what());
   }
   dp.checkpoint_every = o.Size("--checkpoint-every", 0);
   const std::string model_path = o.Str("--model");
@@ -701,7 +698,10 @@ constexpr Command kCommands[] = {
      "  --comm-address A    address this rank listens on (default 127.0.0.1;\n"
      "                      one the other hosts reach when they are remote)\n"
      "  --comm-iface NAME   or the network interface to listen on\n"
-     "  --exchange M        auto (fewer bytes), dense or sparse (default auto)\n"
+     "  --exchange M        gradient exchange per layer: auto (fewest bytes),\n"
+     "                      dense, sparse (touched rows) or factors (every\n"
+     "                      sample's factors; hidden layers after the first\n"
+     "                      and the output) (default auto)\n"
      "  --checkpoint-every K  rank 0 saves --model every K steps (atomic)\n"
      "  --resume            continue from --model when it exists\n",
      RunTrain},

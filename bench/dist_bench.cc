@@ -7,9 +7,11 @@
 //       --shape amazon --batch 256 --steps 8          (one command line)
 //
 // Options: --shape amazon|criteo, --batch N (per rank), --steps N (timed),
-// --warmup N, --exchange auto|dense|sparse, --threads N (per rank, default
-// 1), --hidden N, --sparsity F (amazon's output layer; default automatic). Rank 0 prints medians over the timed steps; every figure
-// of bytes is what rank 0 sent (ring collectives send alike on every rank).
+// --warmup N, --exchange auto|dense|sparse|factors, --threads N (per rank,
+// default 1), --hidden N, --sparsity F (amazon's output layer; default
+// automatic). Rank 0 prints medians over the timed steps; "sent" is what
+// rank 0 sent (ring collectives send alike on every rank), and per layer
+// what each form would send per rank (the mean over the ranks).
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -82,10 +84,7 @@ int Main(int argc, char** argv) {
     else if (a == "--threads") st.threads = std::strtoull(v.c_str(), nullptr, 10);
     else if (a == "--hidden") st.hidden = std::strtoull(v.c_str(), nullptr, 10);
     else if (a == "--sparsity") st.sparsity = std::strtof(v.c_str(), nullptr);
-    else if (a == "--exchange")
-      st.exchange = v == "dense"    ? nn::ExchangePolicy::kDense
-                    : v == "sparse" ? nn::ExchangePolicy::kSparse
-                                    : nn::ExchangePolicy::kAuto;
+    else if (a == "--exchange") st.exchange = nn::ParseExchangePolicy(v);
     else {
       std::fprintf(stderr, "unknown option %s\n", a.c_str());
       return 2;
@@ -122,50 +121,68 @@ int Main(int argc, char** argv) {
   tc.exchange = st.exchange;
   nn::Trainer trainer(model, tc);
 
-  std::vector<double> compute, exchange, bytes, dense_bytes;
-  std::vector<std::vector<double>> layer_bytes(model.num_layers()),
-      layer_dense(model.num_layers()), layer_rows(model.num_layers()),
-      layer_union(model.num_layers()), layer_sparse(model.num_layers());
+  // Per step: compute (forward, phase-2 accumulation, Adam, index), the
+  // factors' accumulation of every rank's samples, the exchange.
+  std::vector<double> compute, local_accumulate, factor_accumulate, exchange,
+      bytes, dense_bytes;
+  struct LayerSeries {
+    std::vector<double> bytes, dense, rows_bytes, factor_bytes, rows, uni,
+        accumulate;
+    size_t form_steps[3] = {0, 0, 0};  // dense, rows, factors
+  };
+  std::vector<LayerSeries> layers(model.num_layers());
   std::vector<uint32_t> rows(st.batch);
   for (size_t s = 0; s < st.warmup + st.steps; ++s) {
     for (size_t i = 0; i < st.batch; ++i) rows[i] = uint32_t(s * st.batch + i);
     comm->Barrier();  // steps start together: exchange time is not skew
     const nn::BatchStats b = trainer.TrainBatch(data, rows.data(), st.batch, 0);
     if (s < st.warmup) continue;
+    const nn::ExchangeStats& x = trainer.last_exchange();
     compute.push_back(b.forward_s + b.accumulate_s + b.update_s + b.index_s);
+    factor_accumulate.push_back(x.accumulate_seconds());
+    local_accumulate.push_back(b.accumulate_s - x.accumulate_seconds());
     exchange.push_back(b.exchange_s);
     bytes.push_back(double(b.exchange_bytes));
     dense_bytes.push_back(double(b.exchange_dense_bytes));
-    const nn::ExchangeStats& x = trainer.last_exchange();
     for (size_t l = 0; l < x.layers.size(); ++l) {
-      layer_bytes[l].push_back(double(x.layers[l].bytes));
-      layer_dense[l].push_back(double(x.layers[l].dense_bytes));
-      layer_rows[l].push_back(double(x.layers[l].touched_rows) / ranks);
-      layer_union[l].push_back(double(x.layers[l].union_rows));
-      layer_sparse[l].push_back(x.layers[l].sparse);
+      const nn::LayerExchange& e = x.layers[l];
+      LayerSeries& ls = layers[l];
+      ls.bytes.push_back(double(e.bytes));
+      ls.dense.push_back(double(e.dense_bytes));
+      ls.rows_bytes.push_back(double(e.rows_bytes));
+      ls.factor_bytes.push_back(double(e.factor_bytes));
+      ls.rows.push_back(double(e.touched_rows) / ranks);
+      ls.uni.push_back(double(e.union_rows));
+      ls.accumulate.push_back(e.accumulate_s);
+      ++ls.form_steps[size_t(e.form)];
     }
   }
   nn::CheckReplicasIdentical(model, *comm);
   if (rank != 0) return 0;
-  const char* policy = st.exchange == nn::ExchangePolicy::kDense    ? "dense"
-                       : st.exchange == nn::ExchangePolicy::kSparse ? "sparse"
-                                                                    : "auto";
   std::printf("%s ranks=%d batch=%zu/rank active=%zu threads=%zu exchange=%s steps=%zu: "
-              "compute %.3f s, exchange %.3f s, sent %.2f MB (dense allreduces "
-              "%.2f MB)\n",
+              "compute %.3f s (phase-2 accumulate %.3f s, factors' accumulate "
+              "%.3f s), exchange %.3f s, sent %.2f MB (dense allreduces %.2f MB)\n",
               st.shape.c_str(), ranks, st.batch, model.active_size(), st.threads,
-              policy, st.steps,
-              Median(compute), Median(exchange), Median(bytes) / 1e6,
-              Median(dense_bytes) / 1e6);
+              nn::ExchangePolicyName(st.exchange), st.steps, Median(compute),
+              Median(local_accumulate), Median(factor_accumulate), Median(exchange),
+              Median(bytes) / 1e6, Median(dense_bytes) / 1e6);
   for (size_t l = 0; l < model.num_layers(); ++l) {
     const nn::Layer& L = model.layer(l);
+    const LayerSeries& ls = layers[l];
+    const size_t form = size_t(
+        std::max_element(ls.form_steps, ls.form_steps + 3) - ls.form_steps);
+    const double dense = std::max(1.0, Median(ls.dense));
     std::printf("  layer %zu (%zu x %zu): %s, touched rows/rank %.0f (%.2f%%), "
-                "union %.0f (%.2f%%), sent %.2f MB vs dense %.2f MB (ratio %.3f)\n",
-                l, L.w.rows, L.w.cols, Median(layer_sparse[l]) > 0.5 ? "sparse" : "dense",
-                Median(layer_rows[l]), 100 * Median(layer_rows[l]) / double(L.w.rows),
-                Median(layer_union[l]), 100 * Median(layer_union[l]) / double(L.w.rows),
-                Median(layer_bytes[l]) / 1e6, Median(layer_dense[l]) / 1e6,
-                Median(layer_bytes[l]) / std::max(1.0, Median(layer_dense[l])));
+                "union %.0f (%.2f%%), sent %.2f MB vs dense %.2f MB (ratio %.3f); "
+                "per rank rows would send %.2f MB (ratio %.3f), factors %.2f MB "
+                "(ratio %.3f); factors' accumulate %.3f s\n",
+                l, L.w.rows, L.w.cols, nn::ExchangeFormName(nn::ExchangeForm(form)),
+                Median(ls.rows), 100 * Median(ls.rows) / double(L.w.rows),
+                Median(ls.uni), 100 * Median(ls.uni) / double(L.w.rows),
+                Median(ls.bytes) / 1e6, Median(ls.dense) / 1e6,
+                Median(ls.bytes) / dense, Median(ls.rows_bytes) / 1e6,
+                Median(ls.rows_bytes) / dense, Median(ls.factor_bytes) / 1e6,
+                Median(ls.factor_bytes) / dense, Median(ls.accumulate));
   }
   return 0;
 }

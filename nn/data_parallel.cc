@@ -1,8 +1,11 @@
 #include "nn/data_parallel.h"
 
+#include <tbb/parallel_for.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <functional>
 #include <stdexcept>
 #include <string>
 
@@ -26,12 +29,69 @@ double ExchangeStats::seconds() const {
   for (const LayerExchange& l : layers) s += l.seconds;
   return s;
 }
+double ExchangeStats::accumulate_seconds() const {
+  double s = 0;
+  for (const LayerExchange& l : layers) s += l.accumulate_s;
+  return s;
+}
+
+ExchangePolicy ParseExchangePolicy(const std::string& name) {
+  if (name == "auto") return ExchangePolicy::kAuto;
+  if (name == "dense") return ExchangePolicy::kDense;
+  if (name == "sparse" || name == "rows") return ExchangePolicy::kSparse;
+  if (name == "factors") return ExchangePolicy::kFactors;
+  throw std::invalid_argument("unknown gradient exchange '" + name +
+                              "' (auto, dense, sparse, factors)");
+}
+
+const char* ExchangePolicyName(ExchangePolicy policy) {
+  switch (policy) {
+    case ExchangePolicy::kDense: return "dense";
+    case ExchangePolicy::kSparse: return "sparse";
+    case ExchangePolicy::kFactors: return "factors";
+    default: return "auto";
+  }
+}
+
+const char* ExchangeFormName(ExchangeForm form) {
+  switch (form) {
+    case ExchangeForm::kRows: return "rows";
+    case ExchangeForm::kFactors: return "factors";
+    default: return "dense";
+  }
+}
+
+void AccumulateFactors(ParamBlock& W, ParamBlock& B,
+                       const SampleFactors* samples, size_t count, size_t t,
+                       size_t T, std::vector<uint8_t>& mark,
+                       std::vector<uint32_t>& touched) {
+  const auto axpy = dispatch::Axpy();
+  for (size_t i = 0; i < count; ++i) {
+    const SampleFactors& f = samples[i];
+    for (size_t j = 0; j < f.m; ++j) {
+      const uint32_t r = f.active[j];
+      if (r % T != t) continue;
+      axpy(f.delta[j], f.h, W.g.data() + size_t{r} * W.stride, W.cols);
+      B.g[r] += f.delta[j];
+      if (!mark[r]) {
+        mark[r] = 1;
+        touched.push_back(r);
+      }
+    }
+  }
+}
 
 namespace {
 
 // Bytes a ring allreduce of `bytes` sends per rank.
 uint64_t RingAllreduceBytes(uint64_t bytes, int ranks) {
   return 2 * uint64_t(ranks - 1) * bytes / uint64_t(ranks);
+}
+
+// Bytes a ring allgatherv of blocks totalling `bytes` sends per rank (every
+// rank forwards all blocks but one; the mean over the ranks).
+uint64_t RingAllgathervBytes(uint64_t bytes, int ranks) {
+  return bytes * uint64_t(ranks - 1) / uint64_t(ranks);
 }
 
 // Row r of layer l's gradient: cols floats of W.g, then for neuron-major
@@ -43,15 +103,99 @@ struct LayerView {
   size_t row_floats() const { return W->cols + (row_bias ? 1 : 0); }
 };
 
+// Per rank and layer, allgathered before the exchange.
+struct LayerCounts {
+  int64_t rows;     // touched rows
+  int64_t samples;  // samples of the batch
+  int64_t active;   // active ids summed over the samples
+};
+
+// One sample's factors on the wire: m (u32), m ids (u32), m deltas (f32),
+// then h (cols f32).
+size_t FactorBytes(uint64_t samples, uint64_t active, size_t cols) {
+  return size_t(samples * (sizeof(uint32_t) + cols * sizeof(float)) +
+                active * (sizeof(uint32_t) + sizeof(float)));
+}
+
+// Layer l >= 1 as factors: gathers every rank's samples and rebuilds the
+// gradient rows from zero in rank order on T threads.
+void ExchangeFactors(const LayerView& v, dist::Communicator& comm,
+                     const std::vector<SampleFactors>& mine,
+                     const std::vector<size_t>& block, std::vector<uint8_t>& mark,
+                     std::vector<std::vector<uint32_t>>& touched,
+                     LayerExchange& out, const std::function<void()>& charge) {
+  ParamBlock& W = *v.W;
+  ParamBlock& B = *v.B;
+  const size_t cols = W.cols;
+  std::vector<uint8_t> send(block[size_t(comm.rank())]);
+  uint8_t* p = send.data();
+  auto put = [&p](const void* src, size_t bytes) {
+    if (bytes) std::memcpy(p, src, bytes);
+    p += bytes;
+  };
+  for (const SampleFactors& f : mine) {
+    const uint32_t m = uint32_t(f.m);
+    put(&m, sizeof m);
+    put(f.active, f.m * sizeof(uint32_t));
+    put(f.delta, f.m * sizeof(float));
+    put(f.h, cols * sizeof(float));
+  }
+  size_t total = 0;
+  for (size_t b : block) total += b;
+  std::vector<uint8_t> all(total);
+  comm.AllgathervKnown(send.data(), block, all.data());
+  charge();
+
+  const auto start = std::chrono::steady_clock::now();
+  // This rank's partial sums from phase 2 give way to the global sum.
+  const size_t T = touched.size();
+  for (auto& list : touched) {
+    for (uint32_t r : list) {
+      std::fill_n(W.g.data() + size_t{r} * W.stride, cols, 0.0f);
+      B.g[r] = 0.0f;
+      mark[r] = 0;
+    }
+    list.clear();
+  }
+  std::vector<SampleFactors> samples;
+  samples.reserve(size_t(out.samples));
+  for (size_t at = 0; at < total;) {
+    SampleFactors f;
+    uint32_t m;
+    std::memcpy(&m, all.data() + at, sizeof m);
+    f.m = m;
+    f.active = reinterpret_cast<const uint32_t*>(all.data() + at + sizeof m);
+    f.delta = reinterpret_cast<const float*>(f.active + m);
+    f.h = f.delta + m;
+    samples.push_back(f);
+    at += FactorBytes(1, m, cols);
+  }
+  tbb::parallel_for(size_t{0}, T, [&](size_t t) {
+    AccumulateFactors(W, B, samples.data(), samples.size(), t, T, mark,
+                      touched[t]);
+    std::sort(touched[t].begin(), touched[t].end());
+  });
+  out.union_rows = 0;
+  for (const auto& list : touched) out.union_rows += list.size();
+  out.accumulate_s +=
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
+}
+
 }  // namespace
 
-// Per step: one allgather of every rank's touched-row count per layer, then
-// per layer either one allgatherv of ids and values (sparse) or an allgatherv
-// of ids (for the union) and allreduces of the matrix and its biases
-// (dense); layer 0's bias row by allreduce. Every rank computes the same
-// choice from the same counts.
+// Per step: one allgather of every rank's counts per layer (touched rows,
+// samples, active ids), then per layer one of
+//  - rows: one allgatherv of ids and values;
+//  - dense: an allgatherv of ids (for the union) and allreduces of the matrix
+//    and its biases;
+//  - factors: one allgatherv of every sample's factors;
+// and layer 0's bias row by allreduce. Every rank computes the same choice
+// from the same counts.
 void ExchangeGradients(Model& model, dist::Communicator& comm,
                        ExchangePolicy policy,
+                       const std::vector<std::vector<SampleFactors>>& factors,
+                       std::vector<std::vector<uint8_t>>& mark,
                        std::vector<std::vector<std::vector<uint32_t>>>& touched,
                        ExchangeStats* stats) {
   ExchangeStats local;
@@ -62,61 +206,97 @@ void ExchangeGradients(Model& model, dist::Communicator& comm,
   using Clock = std::chrono::steady_clock;
   auto t0 = Clock::now();
   uint64_t sent = comm.stats().total_bytes();
-  // Charges the time and bytes since the last call to layer l.
-  auto charge = [&](size_t l) {
+  size_t charged = L - 1;
+  // Charges the time and bytes since the last call to layer `charged`.
+  const std::function<void()> charge = [&] {
     const auto now = Clock::now();
-    s.layers[l].seconds += std::chrono::duration<double>(now - t0).count();
-    s.layers[l].bytes += comm.stats().total_bytes() - sent;
+    s.layers[charged].seconds += std::chrono::duration<double>(now - t0).count();
+    s.layers[charged].bytes += comm.stats().total_bytes() - sent;
     t0 = now;
     sent = comm.stats().total_bytes();
   };
 
   std::vector<std::vector<uint32_t>> mine(L);
-  std::vector<int64_t> my_counts(L);
+  std::vector<LayerCounts> my_counts(L);
   for (size_t l = 0; l < L; ++l) {
     for (const auto& list : touched[l]) {
       mine[l].insert(mine[l].end(), list.begin(), list.end());
     }
     std::sort(mine[l].begin(), mine[l].end());
-    my_counts[l] = int64_t(mine[l].size());
+    my_counts[l] = {int64_t(mine[l].size()), 0, 0};
+    if (l > 0) {
+      my_counts[l].samples = int64_t(factors[l].size());
+      for (const SampleFactors& f : factors[l]) my_counts[l].active += int64_t(f.m);
+    }
   }
-  std::vector<int64_t> counts(L * size_t(n));  // [rank][layer]
-  comm.Allgather(my_counts.data(), L * sizeof(int64_t), counts.data());
-  charge(L - 1);
+  std::vector<LayerCounts> counts(L * size_t(n));  // [rank][layer]
+  comm.Allgather(my_counts.data(), L * sizeof(LayerCounts), counts.data());
+  charge();
 
   const auto axpy = dispatch::Axpy();
   for (size_t l = 0; l < L; ++l) {
+    charged = l;
     Layer& layer = model.layer(l);
     const LayerView v{&layer.w, &layer.b, l > 0};
     ParamBlock& W = *v.W;
     ParamBlock& B = *v.B;
     const size_t row_bytes = v.row_floats() * sizeof(float);
-    uint64_t total = 0;
-    for (int q = 0; q < n; ++q) total += uint64_t(counts[size_t(q) * L + l]);
-    // Per rank: a ring allgatherv forwards all ranks' rows but one's; a ring
-    // allreduce sends 2 (n-1)/n of the matrix.
-    const uint64_t dense =
+    LayerExchange& out = s.layers[l];
+    for (int q = 0; q < n; ++q) {
+      const LayerCounts& c = counts[size_t(q) * L + l];
+      out.touched_rows += uint64_t(c.rows);
+      out.samples += uint64_t(c.samples);
+      out.active += uint64_t(c.active);
+    }
+    const uint64_t total = out.touched_rows;
+    out.dense_bytes =
         RingAllreduceBytes(uint64_t(W.rows) * W.stride * sizeof(float), n) +
         (v.row_bias ? RingAllreduceBytes(uint64_t(B.rows) * sizeof(float), n) : 0);
-    const uint64_t sparse =
-        total * (row_bytes + sizeof(uint32_t)) * uint64_t(n - 1) / uint64_t(n);
-    LayerExchange& out = s.layers[l];
-    out.sparse = policy == ExchangePolicy::kSparse ||
-                 (policy == ExchangePolicy::kAuto && sparse < dense);
-    out.touched_rows = total;
-    out.dense_bytes = dense;
+    const uint64_t id_bytes = RingAllgathervBytes(total * sizeof(uint32_t), n);
+    out.rows_bytes = RingAllgathervBytes(total * (row_bytes + sizeof(uint32_t)), n);
+    if (l > 0) {
+      out.factor_bytes = RingAllgathervBytes(
+          FactorBytes(out.samples, out.active, W.cols), n);
+    }
+    // The fewest bytes, dense (which gathers the ids too) before rows before
+    // factors on a tie.
+    ExchangeForm form = ExchangeForm::kDense;
+    uint64_t best = out.dense_bytes + id_bytes;
+    if (policy == ExchangePolicy::kSparse) {
+      form = ExchangeForm::kRows;
+    } else if (policy == ExchangePolicy::kFactors && l > 0) {
+      form = ExchangeForm::kFactors;
+    } else if (policy != ExchangePolicy::kDense) {
+      if (out.rows_bytes < best) {
+        form = ExchangeForm::kRows;
+        best = out.rows_bytes;
+      }
+      if (l > 0 && out.factor_bytes < best) form = ExchangeForm::kFactors;
+    }
+    out.form = form;
 
-    // Rank q's block: its ids, then (sparse) its rows' values.
-    const size_t per_row = sizeof(uint32_t) + (out.sparse ? row_bytes : 0);
     std::vector<size_t> block(static_cast<size_t>(n));
+    if (form == ExchangeForm::kFactors) {
+      for (int q = 0; q < n; ++q) {
+        const LayerCounts& c = counts[size_t(q) * L + l];
+        block[size_t(q)] = FactorBytes(uint64_t(c.samples), uint64_t(c.active), W.cols);
+      }
+      ExchangeFactors(v, comm, factors[l], block, mark[l], touched[l], out, charge);
+      t0 = Clock::now();
+      continue;
+    }
+
+    // Rank q's block: its ids, then (rows) its rows' values.
+    const bool rows = form == ExchangeForm::kRows;
+    const size_t per_row = sizeof(uint32_t) + (rows ? row_bytes : 0);
     for (int q = 0; q < n; ++q) {
-      block[size_t(q)] = size_t(counts[size_t(q) * L + l]) * per_row;
+      block[size_t(q)] = size_t(counts[size_t(q) * L + l].rows) * per_row;
     }
     std::vector<uint8_t> send(mine[l].size() * per_row);
     if (!mine[l].empty()) {
       std::memcpy(send.data(), mine[l].data(), mine[l].size() * sizeof(uint32_t));
     }
-    if (out.sparse) {
+    if (rows) {
       float* dst =
           reinterpret_cast<float*>(send.data() + mine[l].size() * sizeof(uint32_t));
       for (uint32_t r : mine[l]) {
@@ -132,20 +312,20 @@ void ExchangeGradients(Model& model, dist::Communicator& comm,
     uni.reserve(total);
     for (size_t at = 0, q = 0; q < size_t(n); at += block[q], ++q) {
       const auto* ids = reinterpret_cast<const uint32_t*>(all.data() + at);
-      uni.insert(uni.end(), ids, ids + counts[q * L + l]);
+      uni.insert(uni.end(), ids, ids + counts[q * L + l].rows);
     }
     std::sort(uni.begin(), uni.end());
     uni.erase(std::unique(uni.begin(), uni.end()), uni.end());
     out.union_rows = uni.size();
 
-    if (out.sparse) {
+    if (rows) {
       // Sum in rank order from zero: the same additions on every rank.
       for (uint32_t r : uni) {
         std::fill_n(W.g.data() + size_t{r} * W.stride, W.cols, 0.0f);
         if (v.row_bias) B.g[r] = 0.0f;
       }
       for (size_t at = 0, q = 0; q < size_t(n); at += block[q], ++q) {
-        const size_t k = size_t(counts[q * L + l]);
+        const size_t k = size_t(counts[q * L + l].rows);
         const auto* ids = reinterpret_cast<const uint32_t*>(all.data() + at);
         const auto* vals =
             reinterpret_cast<const float*>(all.data() + at + k * sizeof(uint32_t));
@@ -165,7 +345,7 @@ void ExchangeGradients(Model& model, dist::Communicator& comm,
       comm.Allreduce(B.g.data(), B.g.size(), dist::ReduceOp::kSum);
       out.dense_bytes += RingAllreduceBytes(B.g.size() * sizeof(float), n);
     }
-    charge(l);
+    charge();
   }
 }
 
@@ -185,7 +365,7 @@ SparseDataset Shard(const SparseDataset& data, int rank, int size,
   return out;
 }
 
-uint64_t WeightsHash(const Model& model) {
+uint64_t WeightsHash(const Model& model, size_t first_layer) {
   uint64_t h = 1469598103934665603ull;  // FNV-1a over the float bits
   auto mix = [&h](const std::vector<float>& v) {
     for (float f : v) {
@@ -194,7 +374,7 @@ uint64_t WeightsHash(const Model& model) {
       h = (h ^ bits) * 1099511628211ull;
     }
   };
-  for (size_t l = 0; l < model.num_layers(); ++l) {
+  for (size_t l = first_layer; l < model.num_layers(); ++l) {
     mix(model.layer(l).w.w);
     mix(model.layer(l).b.w);
   }

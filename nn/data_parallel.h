@@ -12,6 +12,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "dist/communicator.h"
@@ -20,21 +21,57 @@
 
 namespace frugal::nn {
 
-// How a layer's gradient rows cross the ranks.
+// How a layer's gradient crosses the ranks.
 enum class ExchangePolicy {
-  kAuto,    // per layer and step, whichever moves fewer bytes
-  kDense,   // ring allreduce of the whole gradient matrix
-  kSparse,  // allgatherv of the touched rows' ids and values, scatter-add
+  kAuto,     // per layer and step, whichever form sends the fewest bytes
+  kDense,    // ring allreduce of the whole gradient matrix
+  kSparse,   // allgatherv of the touched rows' ids and values, scatter-add
+  kFactors,  // layers >= 1: allgatherv of every sample's factors, every rank
+             // accumulates all ranks' samples; layer 0 as kAuto
 };
 
+// "auto", "dense", "sparse" (or "rows") and "factors"; std::invalid_argument
+// naming the choices for any other name.
+ExchangePolicy ParseExchangePolicy(const std::string& name);
+const char* ExchangePolicyName(ExchangePolicy policy);
+
+// The form a layer's gradient took in one step.
+enum class ExchangeForm { kDense, kRows, kFactors };
+const char* ExchangeFormName(ExchangeForm form);  // "dense", "rows", "factors"
+
+// One sample's gradient factors for a neuron-major layer l >= 1: the rows
+// active[0 .. m) of W get delta[j] * h (h: the layer's input, W.cols floats)
+// and their biases delta[j]. The pointers are borrowed.
+struct SampleFactors {
+  const uint32_t* active = nullptr;
+  const float* delta = nullptr;
+  size_t m = 0;
+  const float* h = nullptr;
+};
+
+// Adds samples[0 .. count)'s gradients, in that order, to the rows r of
+// W.g and B.g (row r's bias: B.g[r]) with r % T == t, and appends each row
+// it touches for the first time (mark[r] == 0; then set) to `touched`.
+// Threads t = 0 .. T-1 may run concurrently on the same W, B and mark.
+void AccumulateFactors(ParamBlock& W, ParamBlock& B,
+                       const SampleFactors* samples, size_t count, size_t t,
+                       size_t T, std::vector<uint8_t>& mark,
+                       std::vector<uint32_t>& touched);
+
 struct LayerExchange {
-  bool sparse = false;
+  ExchangeForm form = ExchangeForm::kDense;
   uint64_t touched_rows = 0;  // summed over the ranks (with repeats)
   uint64_t union_rows = 0;    // distinct rows touched by any rank
-  // Bytes this rank sent for the layer (ids, values or the allreduce), and
-  // what a dense ring allreduce of its gradient sends per rank.
-  uint64_t bytes = 0, dense_bytes = 0;
-  double seconds = 0;
+  // Factors (layers >= 1), summed over the ranks: samples and active ids.
+  uint64_t samples = 0, active = 0;
+  // Bytes this rank sent for the layer (ids, values, factors or the
+  // allreduce, as chosen), and what each form sends per rank: a ring
+  // allreduce of the whole gradient (the dense baseline, without the ids it
+  // also gathers), touched rows with their ids, factors (0 for layer 0).
+  uint64_t bytes = 0, dense_bytes = 0, rows_bytes = 0, factor_bytes = 0;
+  // Wall seconds of packing, collectives and the rows' scatter-add; with
+  // factors, of accumulating every rank's samples (not in `seconds`).
+  double seconds = 0, accumulate_s = 0;
 };
 
 struct ExchangeStats {
@@ -42,16 +79,26 @@ struct ExchangeStats {
   uint64_t bytes() const;
   uint64_t dense_bytes() const;
   double seconds() const;
+  double accumulate_seconds() const;
 };
 
-// Sums every layer's gradient (ParamBlock::g of w and b) over the ranks,
-// in rank order, so that every rank gets the same bits. touched[l][t]
-// lists the rows of layer l this rank touched, split over T threads by
-// row % T; on return it lists the union over the ranks, split the same way,
-// ascending. Every rank must call it for every batch with the same model
-// shape and thread count. Throws dist::CommError when a rank fails.
+// Sums every layer's gradient (ParamBlock::g of w and b) over the ranks so
+// that every rank gets the same bits. touched[l][t] lists the rows of layer l
+// this rank touched, split over T threads by row % T; on return it lists the
+// union over the ranks, split the same way, each list ascending. mark[l][r]
+// may be nonzero only for rows listed in touched[l], on entry and on return. factors[l] (l >= 1) is
+// this rank's batch for layer l in sample order, as phase 2 accumulated it
+// (factors[0] is unused). Layers exchanged as rows or dense sum the ranks'
+// gradients in rank order; as factors, the layer's gradient is rebuilt from
+// zero from every rank's samples in rank order (rank 0's, then rank 1's ...),
+// as one process would accumulate the concatenated batch. Runs the factors'
+// accumulation on T threads of the calling task arena. Every rank must call
+// it for every batch with the same model shape, policy and thread count.
+// Throws dist::CommError when a rank fails.
 void ExchangeGradients(Model& model, dist::Communicator& comm,
                        ExchangePolicy policy,
+                       const std::vector<std::vector<SampleFactors>>& factors,
+                       std::vector<std::vector<uint8_t>>& mark,
                        std::vector<std::vector<std::vector<uint32_t>>>& touched,
                        ExchangeStats* stats);
 
@@ -62,9 +109,9 @@ void ExchangeGradients(Model& model, dist::Communicator& comm,
 SparseDataset Shard(const SparseDataset& data, int rank, int size,
                     bool equal_sizes = true);
 
-// A hash of the bits of every weight and bias of the model (not the Adam
-// moments): equal replicas have equal hashes.
-uint64_t WeightsHash(const Model& model);
+// A hash of the bits of every weight and bias of the model's layers from
+// `first_layer` on (not the Adam moments): equal replicas have equal hashes.
+uint64_t WeightsHash(const Model& model, size_t first_layer = 0);
 
 // Throws std::runtime_error naming the ranks whose WeightsHash differs from
 // rank 0's. A collective: every rank calls it.

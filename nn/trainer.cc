@@ -55,6 +55,7 @@ struct Trainer::Impl {
   // Per layer: the rows each thread touched this batch, and a mark per row.
   std::vector<std::vector<std::vector<uint32_t>>> touched;
   std::vector<std::vector<uint8_t>> mark;
+  std::vector<std::vector<SampleFactors>> factors;  // per layer, the batch's
   std::vector<uint32_t> order;
   std::mt19937_64 rng;
   ExchangeStats exchange;
@@ -76,6 +77,7 @@ Trainer::Trainer(Model& model, const TrainConfig& config)
   const size_t layers = model.num_layers();
   impl_->touched.assign(layers, std::vector<std::vector<uint32_t>>(threads_));
   impl_->mark.resize(layers);
+  impl_->factors.resize(layers);
   for (size_t l = 0; l < layers; ++l) {
     impl_->mark[l].assign(model.layer(l).w.rows, 0);
   }
@@ -173,43 +175,48 @@ inline void Touch(uint32_t r, std::vector<uint8_t>& mark,
   }
 }
 
+// Every layer l >= 1's factors of work[0 .. count) into factors[l], in
+// sample order (factors[0] stays empty).
+void CollectFactors(const std::vector<SampleWork>& work, size_t count,
+                    std::vector<std::vector<SampleFactors>>& factors) {
+  for (size_t l = 1; l < factors.size(); ++l) {
+    factors[l].resize(count);
+    for (size_t i = 0; i < count; ++i) {
+      const Model::LayerState& st = work[i].act.layers[l];
+      factors[l][i] = {st.active, st.delta.data(), st.m,
+                       work[i].act.layers[l - 1].out.data()};
+    }
+  }
+}
+
 // Phase 2 for the rows owned by `t` of `T`: adds every sample's gradient
 // contributions, layer by layer in sample order, and records the rows it
-// touched (touched[l][t]).
+// touched (touched[l][t]). factors: CollectFactors of the same samples.
 void AccumulateOwned(Model& model, const SparseDataset& data,
-                     const std::vector<SampleWork>& work, size_t count,
-                     size_t t, size_t T,
+                     const std::vector<SampleWork>& work,
+                     const std::vector<std::vector<SampleFactors>>& factors,
+                     size_t count, size_t t, size_t T,
                      std::vector<std::vector<uint8_t>>& mark,
                      std::vector<std::vector<std::vector<uint32_t>>>& touched) {
   const auto axpy = dispatch::Axpy();
-  for (size_t l = 0; l < model.num_layers(); ++l) {
-    Layer& layer = model.layer(l);
-    ParamBlock& W = layer.w;
-    ParamBlock& B = layer.b;
-    std::vector<uint32_t>& mine = touched[l][t];
-    for (size_t i = 0; i < count; ++i) {
-      const Model::LayerState& st = work[i].act.layers[l];
-      if (l == 0) {  // feature-major: row f gets x_f * delta
-        const SparseRow x = data.row(work[i].row);
-        for (size_t j = 0; j < x.idx.size(); ++j) {
-          const uint32_t f = x.idx[j];
-          if (f % T != t) continue;
-          axpy(x.val[j], st.delta.data(), W.g.data() + size_t{f} * W.stride,
-               W.cols);
-          Touch(f, mark[l], mine);
-        }
-        if (t == 0) axpy(1.0f, st.delta.data(), B.g.data(), B.cols);
-      } else {  // neuron-major: row r gets delta_r * previous output
-        const float* h = work[i].act.layers[l - 1].out.data();
-        for (size_t j = 0; j < st.m; ++j) {
-          const uint32_t r = st.active[j];
-          if (r % T != t) continue;
-          axpy(st.delta[j], h, W.g.data() + size_t{r} * W.stride, W.cols);
-          B.g[r] += st.delta[j];
-          Touch(r, mark[l], mine);
-        }
-      }
+  // Layer 0 is feature-major: row f gets x_f * delta.
+  ParamBlock& W = model.layer(0).w;
+  ParamBlock& B = model.layer(0).b;
+  for (size_t i = 0; i < count; ++i) {
+    const Model::LayerState& st = work[i].act.layers[0];
+    const SparseRow x = data.row(work[i].row);
+    for (size_t j = 0; j < x.idx.size(); ++j) {
+      const uint32_t f = x.idx[j];
+      if (f % T != t) continue;
+      axpy(x.val[j], st.delta.data(), W.g.data() + size_t{f} * W.stride, W.cols);
+      Touch(f, mark[0], touched[0][t]);
     }
+    if (t == 0) axpy(1.0f, st.delta.data(), B.g.data(), B.cols);
+  }
+  // Neuron-major: row r gets delta_r * the previous layer's output.
+  for (size_t l = 1; l < model.num_layers(); ++l) {
+    AccumulateFactors(model.layer(l).w, model.layer(l).b, factors[l].data(),
+                      count, t, T, mark[l], touched[l][t]);
   }
 }
 
@@ -255,17 +262,23 @@ BatchStats Trainer::TrainBatch(const SparseDataset& data, const uint32_t* rows,
         });
     lap(stats.forward_s);
     // Phase 2: per owned row.
+    CollectFactors(im.work, count, im.factors);
     tbb::parallel_for(size_t{0}, T, [&](size_t t) {
-      AccumulateOwned(model_, data, im.work, count, t, T, im.mark, im.touched);
+      AccumulateOwned(model_, data, im.work, im.factors, count, t, T, im.mark,
+                      im.touched);
     });
     lap(stats.accumulate_s);
-    // Between phases 2 and 3: sum the gradients over the ranks.
+    // Between phases 2 and 3: sum the gradients over the ranks (a layer
+    // exchanged as factors is accumulated again, from every rank's samples).
     if (config_.comm != nullptr && config_.comm->size() > 1) {
-      ExchangeGradients(model_, *config_.comm, config_.exchange, im.touched,
-                        &im.exchange);
+      ExchangeGradients(model_, *config_.comm, config_.exchange, im.factors,
+                        im.mark, im.touched, &im.exchange);
       stats.exchange_bytes = im.exchange.bytes();
       stats.exchange_dense_bytes = im.exchange.dense_bytes();
       lap(stats.exchange_s);
+      const double again = im.exchange.accumulate_seconds();
+      stats.exchange_s -= again;
+      stats.accumulate_s += again;
     }
     // Phase 3: Adam on the touched rows.
     float lr = config_.lr;
@@ -361,7 +374,9 @@ double Trainer::SampleGradient(const SparseRow& x) {
   work[0].row = 0;
   std::vector<std::vector<std::vector<uint32_t>>> touched(
       model_.num_layers(), std::vector<std::vector<uint32_t>>(1));
-  AccumulateOwned(model_, one, work, 1, 0, 1, im.mark, touched);
+  std::vector<std::vector<SampleFactors>> factors(model_.num_layers());
+  CollectFactors(work, 1, factors);
+  AccumulateOwned(model_, one, work, factors, 1, 0, 1, im.mark, touched);
   for (size_t l = 0; l < touched.size(); ++l) {
     for (uint32_t r : touched[l][0]) im.mark[l][r] = 0;
   }

@@ -9,7 +9,8 @@
 //  3. per touched row: Adam, then the LSH indexes learn which neurons moved.
 // Phase 2's fixed order makes training bit-identical for any thread count.
 // With a communicator of several ranks, gradients are summed over the ranks
-// between phases 2 and 3 (nn/data_parallel.h).
+// between phases 2 and 3 (nn/data_parallel.h); a layer exchanged as factors
+// then repeats phase 2 over every rank's samples.
 #pragma once
 
 #include <cstddef>
@@ -55,9 +56,11 @@ struct BatchStats {
   double loss_sum = 0;      // over the batch's samples
   size_t active_sum = 0;    // output neurons computed, over the samples
   // Wall seconds per phase: forward/backward per sample, gradient
-  // accumulation per row, Adam, LSH index maintenance.
+  // accumulation per row (with a layer exchanged as factors, also its
+  // accumulation of every rank's samples), Adam, LSH index maintenance.
   double forward_s = 0, accumulate_s = 0, update_s = 0, index_s = 0;
-  // Data-parallel: wall seconds of the gradient exchange, bytes this rank
+  // Data-parallel: wall seconds of the gradient exchange (without the
+  // factors' accumulation), bytes this rank
   // sent, and what dense allreduces of every gradient would have sent.
   double exchange_s = 0;
   uint64_t exchange_bytes = 0, exchange_dense_bytes = 0;

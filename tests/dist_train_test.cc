@@ -36,10 +36,23 @@ SparseDataset Data(size_t count) {
 // Hidden 32 (ReLU), output 6,000 labels with 5% sampled by LSH.
 ModelConfig SampledConfig() { return AutoConfig(2000, 6000, 32, 0.05f); }
 ModelConfig DenseConfig() { return AutoConfig(2000, 6000, 32, 1.0f); }
+// SampledConfig with a second hidden layer (16, ReLU): a neuron-major
+// hidden layer besides the output.
+ModelConfig DeepConfig() {
+  ModelConfig mc = SampledConfig();
+  LayerConfig hidden;
+  hidden.width = 16;
+  mc.layers.insert(mc.layers.begin() + 1, hidden);
+  return mc;
+}
+
+// Per layer, the form its gradient took: d(ense), r(ows) or f(actors).
+char FormLetter(ExchangeForm form) { return ExchangeFormName(form)[0]; }
 
 // Trains `epochs` epochs on rank `rank`'s shard; after every batch writes
 // "step <n> hash <weights hash> loss <batch loss summed over ranks>
-// sparse <layers exchanged sparsely>" to `out`.
+// forms <a letter per layer> fewer <0 if the output layer went as factors
+// and sent no fewer bytes than rows or dense would have, else 1>" to `out`.
 void TrainRank(const ModelConfig& mc, dist::Communicator& comm,
                ExchangePolicy policy, size_t batch, bool shuffle, size_t epochs,
                std::ostream& out) {
@@ -58,10 +71,18 @@ void TrainRank(const ModelConfig& mc, dist::Communicator& comm,
     trainer.TrainEpoch(shard, epochs * batches, [&](const BatchStats& s) {
       double loss = s.loss_sum;
       comm.Allreduce(&loss, 1, dist::ReduceOp::kSum);
-      size_t sparse = 0;
-      for (const LayerExchange& l : trainer.last_exchange().layers) sparse += l.sparse;
+      std::string forms = "-";  // one rank: no exchange
+      int fewer = 1;
+      const std::vector<LayerExchange>& x = trainer.last_exchange().layers;
+      if (!x.empty()) {
+        forms.clear();
+        for (const LayerExchange& l : x) forms += FormLetter(l.form);
+        const LayerExchange& o = x.back();
+        fewer = o.form != ExchangeForm::kFactors ||
+                (o.bytes < o.rows_bytes && o.bytes < o.dense_bytes);
+      }
       out << "step " << trainer.steps() << " hash " << WeightsHash(model)
-          << " loss " << loss << " sparse " << sparse << '\n';
+          << " loss " << loss << " forms " << forms << " fewer " << fewer << '\n';
     });
   }
   CheckReplicasIdentical(model, comm);
@@ -71,21 +92,24 @@ void TrainRank(const ModelConfig& mc, dist::Communicator& comm,
 struct StepLog {
   std::vector<std::string> hashes;
   std::vector<double> losses;
-  size_t sparse_layer_steps = 0;
+  std::vector<std::string> forms;  // per step, a letter per layer
+  bool factors_sent_fewer = true;  // on every step
 };
 
 StepLog ParseLog(const std::string& text) {
   StepLog log;
   std::istringstream in(text);
-  std::string word, hash;
-  size_t step = 0, sparse = 0;
+  std::string word, hash, forms;
+  size_t step = 0;
+  int fewer = 0;
   double loss = 0;
   while (in >> word) {
     if (word != "step") continue;
-    in >> step >> word >> hash >> word >> loss >> word >> sparse;
+    in >> step >> word >> hash >> word >> loss >> word >> forms >> word >> fewer;
     log.hashes.push_back(hash);
     log.losses.push_back(loss);
-    log.sparse_layer_steps += sparse;
+    log.forms.push_back(forms);
+    log.factors_sent_fewer = log.factors_sent_fewer && fewer == 1;
   }
   return log;
 }
@@ -97,7 +121,7 @@ TEST_P(ReplicasTest, ThreeRanksBitIdenticalAfterEveryStep) {
   constexpr int kSize = 3;
   Ranks ranks(dir.path(), kSize, [&](int r, std::ostream& out) {
     auto comm = dist::Connect(RankOptions(dir.path(), r, kSize, 20000));
-    TrainRank(SampledConfig(), *comm, GetParam(), 32, true, 2, out);
+    TrainRank(DeepConfig(), *comm, GetParam(), 32, true, 2, out);
     return 0;
   });
   const std::vector<int> status = ranks.Wait(120);
@@ -115,28 +139,112 @@ TEST_P(ReplicasTest, ThreeRanksBitIdenticalAfterEveryStep) {
           << "rank " << r << " differs from rank 0 after step " << s + 1;
     }
   }
-  // The weights moved, and the policy chose what it was told to.
+  // The weights moved, and the policy chose what it was told to. Auto sends
+  // the output layer as factors (5% of 6,000 outputs active: 32 samples'
+  // factors are a few % of its rows' bytes) and the 16 x 32 hidden layer
+  // not (16 ids, deltas and 32 inputs per sample outweigh its 2 KB matrix).
   EXPECT_NE(logs[0].hashes.front(), logs[0].hashes.back());
-  const size_t layer_steps = 2 * logs[0].hashes.size();
-  if (GetParam() == ExchangePolicy::kSparse) {
-    EXPECT_EQ(logs[0].sparse_layer_steps, layer_steps);
+  for (const std::string& forms : logs[0].forms) {
+    ASSERT_EQ(forms.size(), 3u);
+    EXPECT_NE(forms[0], 'f') << "layer 0 is feature-major";
+    switch (GetParam()) {
+      case ExchangePolicy::kDense: EXPECT_EQ(forms, "ddd"); break;
+      case ExchangePolicy::kSparse: EXPECT_EQ(forms, "rrr"); break;
+      case ExchangePolicy::kFactors: EXPECT_EQ(forms.substr(1), "ff"); break;
+      default:
+        EXPECT_NE(forms[1], 'f') << forms;
+        EXPECT_EQ(forms[2], 'f') << forms;
+    }
   }
-  if (GetParam() == ExchangePolicy::kDense) {
-    EXPECT_EQ(logs[0].sparse_layer_steps, 0u);
-  }
+  EXPECT_TRUE(logs[0].factors_sent_fewer);
 }
 
 INSTANTIATE_TEST_SUITE_P(Policies, ReplicasTest,
                          ::testing::Values(ExchangePolicy::kAuto,
                                            ExchangePolicy::kDense,
-                                           ExchangePolicy::kSparse),
+                                           ExchangePolicy::kSparse,
+                                           ExchangePolicy::kFactors),
                          [](const auto& param_info) {
-                           switch (param_info.param) {
-                             case ExchangePolicy::kAuto: return std::string("Auto");
-                             case ExchangePolicy::kDense: return std::string("Dense");
-                             default: return std::string("Sparse");
-                           }
+                           return std::string(ExchangePolicyName(param_info.param));
                          });
+
+// One step of `batch` samples (rows 0 .. batch-1 of `data`) from the initial
+// weights; writes "hash <layers >= 1> <all layers>".
+void OneStep(const ModelConfig& mc, dist::Communicator* comm,
+             ExchangePolicy policy, const SparseDataset& data, size_t batch,
+             size_t threads, std::ostream& out) {
+  Model model(mc);
+  TrainConfig tc;
+  tc.batch_size = batch;
+  tc.lr = 3e-3f;
+  tc.threads = threads;
+  tc.comm = comm;
+  tc.exchange = policy;
+  Trainer trainer(model, tc);
+  std::vector<uint32_t> rows(batch);
+  for (size_t i = 0; i < batch; ++i) rows[i] = uint32_t(i);
+  trainer.TrainBatch(data, rows.data(), batch, 1);
+  out << "hash " << WeightsHash(model, 1) << ' ' << WeightsHash(model) << '\n';
+}
+
+// Layers exchanged as factors get exactly the gradient one process gets
+// from the concatenated batch (rank 0's samples, then rank 1's, ...): after
+// one step from the same initial weights, layers 1 and 2 (hidden and
+// LSH-sampled output) are bit-identical to the one-process run's, on 3 ranks
+// of one thread as on one process of two.
+TEST(DataParallel, FactorsEqualOneProcessOnTheConcatenatedBatch) {
+  constexpr int kSize = 3;
+  constexpr size_t kBatch = 16;
+  const SparseDataset data = Data(768);
+  SparseDataset joined(data.num_features(), data.num_labels());
+  for (int q = 0; q < kSize; ++q) {
+    const SparseDataset shard = Shard(data, q, kSize);
+    for (size_t i = 0; i < kBatch; ++i) {
+      const SparseRow x = shard.row(i);
+      joined.Add(x.idx, x.val, x.labels);
+    }
+  }
+  TempDir one_dir;
+  Ranks one(one_dir.path(), 1, [&](int, std::ostream& out) {
+    OneStep(DeepConfig(), nullptr, ExchangePolicy::kAuto, joined, kSize * kBatch,
+            2, out);
+    return 0;
+  });
+  ASSERT_EQ(one.Wait(60)[0], 0) << one.Output(0);
+  TempDir dir;
+  Ranks three(dir.path(), kSize, [&](int r, std::ostream& out) {
+    auto comm = dist::Connect(RankOptions(dir.path(), r, kSize, 20000));
+    OneStep(DeepConfig(), comm.get(), ExchangePolicy::kFactors,
+            Shard(data, r, kSize), kBatch, 1, out);
+    return 0;
+  });
+  const std::vector<int> status = three.Wait(60);
+  auto hashes = [](const std::string& text) {
+    std::istringstream in(text);
+    std::string word, upper, all;
+    in >> word >> upper >> all;
+    return std::make_pair(upper, all);
+  };
+  const auto expect = hashes(one.Output(0));
+  for (int r = 0; r < kSize; ++r) {
+    ASSERT_EQ(status[size_t(r)], 0) << three.Output(r);
+    const auto got = hashes(three.Output(r));
+    EXPECT_EQ(got.first, expect.first) << "rank " << r;
+    // Layer 0 crossed as rows or dense: the ranks' partial sums were added,
+    // in another order than one process adds the samples.
+    std::printf("rank %d: all layers' hash %s, one process %s\n", r,
+                got.second.c_str(), expect.second.c_str());
+  }
+}
+
+TEST(DataParallel, ParsesExchangePolicies) {
+  for (ExchangePolicy p : {ExchangePolicy::kAuto, ExchangePolicy::kDense,
+                           ExchangePolicy::kSparse, ExchangePolicy::kFactors}) {
+    EXPECT_EQ(ParseExchangePolicy(ExchangePolicyName(p)), p);
+  }
+  EXPECT_EQ(ParseExchangePolicy("rows"), ExchangePolicy::kSparse);
+  EXPECT_THROW(ParseExchangePolicy("factor"), std::invalid_argument);
+}
 
 // Per-epoch mean loss of a run, from its log.
 std::vector<double> EpochLoss(const StepLog& log, size_t steps_per_epoch,
