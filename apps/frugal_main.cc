@@ -350,6 +350,7 @@ std::string DescribeLayers(const nn::Model& model) {
 struct DataParallel {
   std::unique_ptr<dist::Communicator> comm;
   nn::ExchangePolicy exchange = nn::ExchangePolicy::kAuto;
+  double bandwidth = 0;         // bytes/s (TrainConfig::exchange_bandwidth)
   size_t checkpoint_every = 0;  // steps; 0: never
   bool resume = false;          // --resume and the --model file exists
 };
@@ -380,6 +381,11 @@ DataParallel ConnectRanks(const Options& o, nn::SparseDataset& train) {
   } catch (const std::invalid_argument& e) {
     throw UsageError("train", std::string("--exchange: ") + e.what());
   }
+  const float gbit = o.Float("--exchange-bandwidth", 0.0f);
+  if (!(gbit >= 0)) {
+    throw UsageError("train", "--exchange-bandwidth must be >= 0 (Gbit/s)");
+  }
+  dp.bandwidth = double(gbit) * 1e9 / 8;
   dp.checkpoint_every = o.Size("--checkpoint-every", 0);
   const std::string model_path = o.Str("--model");
   if ((dp.checkpoint_every || o.Has("--resume")) && model_path.empty()) {
@@ -410,7 +416,7 @@ int RunTrain(const Args& args) {
                    "--sparsity", "--loss", "--model", "--seed", "--schedule",
                    "--world-size", "--rank", "--rendezvous", "--run-id",
                    "--comm-timeout", "--comm-address", "--comm-iface",
-                   "--checkpoint-every", "--exchange"},
+                   "--checkpoint-every", "--exchange", "--exchange-bandwidth"},
                   {"--json", "--no-progress", "--exact-eval",
                    "--checkpoint-every-epoch", "--resume"});
   const nn::ReadOptions ro = ReadOptionsFor(o, "train");
@@ -460,6 +466,7 @@ int RunTrain(const Args& args) {
   const bool leader = dp.comm->rank() == 0;
   tc.comm = dp.comm.get();
   tc.exchange = dp.exchange;
+  tc.exchange_bandwidth = dp.bandwidth;
   const std::unique_ptr<nn::Model> model_ptr =
       dp.resume ? nn::LoadModel(model_path) : std::make_unique<nn::Model>(mc);
   nn::Model& model = *model_ptr;
@@ -702,6 +709,9 @@ constexpr Command kCommands[] = {
      "                      dense, sparse (touched rows) or factors (every\n"
      "                      sample's factors; hidden layers after the first\n"
      "                      and the output) (default auto)\n"
+     "  --exchange-bandwidth G  auto: a rank's link in Gbit/s; weighs bytes\n"
+     "                      against the factors' extra accumulation (default\n"
+     "                      0: the fewest bytes)\n"
      "  --checkpoint-every K  rank 0 saves --model every K steps (atomic)\n"
      "  --resume            continue from --model when it exists\n",
      RunTrain},

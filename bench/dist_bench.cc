@@ -7,8 +7,8 @@
 //       --shape amazon --batch 256 --steps 8          (one command line)
 //
 // Options: --shape amazon|criteo, --batch N (per rank), --steps N (timed),
-// --warmup N, --exchange auto|dense|sparse|factors, --threads N (per rank,
-// default 1), --hidden N, --sparsity F (amazon's output layer; default
+// --warmup N, --exchange auto|dense|sparse|factors, --bandwidth GBIT (auto's
+// TrainConfig::exchange_bandwidth), --threads N (per rank, default 1), --hidden N, --sparsity F (amazon's output layer; default
 // automatic). Rank 0 prints medians over the timed steps; "sent" is what
 // rank 0 sent (ring collectives send alike on every rank), and per layer
 // what each form would send per rank (the mean over the ranks).
@@ -35,6 +35,7 @@ struct Settings {
   size_t batch = 256, steps = 8, warmup = 2, threads = 1, hidden = 0;
   float sparsity = 0;  // output layer; 0: automatic (0.5% at 670K labels)
   nn::ExchangePolicy exchange = nn::ExchangePolicy::kAuto;
+  double gbit = 0;  // TrainConfig::exchange_bandwidth in Gbit/s
 };
 
 // Criteo-shaped samples: 13 numeric features (ids 0..12, values in
@@ -85,6 +86,7 @@ int Main(int argc, char** argv) {
     else if (a == "--hidden") st.hidden = std::strtoull(v.c_str(), nullptr, 10);
     else if (a == "--sparsity") st.sparsity = std::strtof(v.c_str(), nullptr);
     else if (a == "--exchange") st.exchange = nn::ParseExchangePolicy(v);
+    else if (a == "--bandwidth") st.gbit = std::strtod(v.c_str(), nullptr);
     else {
       std::fprintf(stderr, "unknown option %s\n", a.c_str());
       return 2;
@@ -119,6 +121,7 @@ int Main(int argc, char** argv) {
   tc.shuffle = false;
   tc.comm = comm.get();
   tc.exchange = st.exchange;
+  tc.exchange_bandwidth = st.gbit * 1e9 / 8;
   nn::Trainer trainer(model, tc);
 
   // Per step: compute (forward, phase-2 accumulation, Adam, index), the
@@ -159,11 +162,12 @@ int Main(int argc, char** argv) {
   }
   nn::CheckReplicasIdentical(model, *comm);
   if (rank != 0) return 0;
-  std::printf("%s ranks=%d batch=%zu/rank active=%zu threads=%zu exchange=%s steps=%zu: "
+  std::printf("%s ranks=%d batch=%zu/rank active=%zu threads=%zu exchange=%s bandwidth=%g "
+              "Gbit/s steps=%zu: "
               "compute %.3f s (phase-2 accumulate %.3f s, factors' accumulate "
               "%.3f s), exchange %.3f s, sent %.2f MB (dense allreduces %.2f MB)\n",
               st.shape.c_str(), ranks, st.batch, model.active_size(), st.threads,
-              nn::ExchangePolicyName(st.exchange), st.steps, Median(compute),
+              nn::ExchangePolicyName(st.exchange), st.gbit, st.steps, Median(compute),
               Median(local_accumulate), Median(factor_accumulate), Median(exchange),
               Median(bytes) / 1e6, Median(dense_bytes) / 1e6);
   for (size_t l = 0; l < model.num_layers(); ++l) {

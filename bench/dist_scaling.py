@@ -6,67 +6,110 @@ exchange gradients with ring collectives (Gloo). Per step
 
   T(n) = C + X(n),  efficiency E(n) = C / T(n),  speed-up n * E(n)
 
-X(n), per layer, is the cheaper of (as nn/data_parallel.cc chooses)
-  dense:  2 (n-1)/n * D / bw           (ring allreduce of the gradient, D bytes)
-  sparse: (n-1) * P / bw               (ring allgatherv: every rank forwards the
-                                        others' touched rows, P bytes each)
-plus the touched-row ids gathered in both modes, (n-1) * I / bw, and a latency
-of alpha per ring hop of the step's collectives (see exchange_seconds). Inputs are the per-rank figures
-measured by bench/dist_bench.cc (touched rows, row bytes) and the compute time
-per step of one core: Amazon from the single-process 568 samples/s per core
-(bench/train_bench.cc), Criteo from dist_bench's compute medians.
+X(n), per layer, is one of the forms nn/data_parallel.cc chooses from:
+  dense:   2 (n-1)/n * D / bw + (n-1) * I / bw
+           (ring allreduce of the gradient, D bytes, and the touched-row ids)
+  rows:    (n-1) * (P + I) / bw
+           (ring allgatherv: every rank forwards the others' touched rows, P
+           bytes each, and their ids, I bytes)
+  factors: (n-1) * F / bw + n * A / cores      (layers >= 1 only)
+           (ring allgatherv of every sample's factors, F bytes per worker:
+           per sample its active ids and deltas, 8 bytes each, and the layer's
+           input, 4 x cols bytes; then every worker accumulates all n
+           workers' samples of the layer, n x the A seconds of its own phase
+           2 on one core, instead of nothing: this is extra compute)
+plus a latency of alpha per ring hop of the step's collectives (see
+exchange_seconds). Two choices: "bytes" (TrainConfig::exchange_bandwidth 0,
+the default: the fewest bytes, as auto does) and "time" (a bandwidth given:
+the least time, counting the factors' accumulation).
+
+Inputs are the per-rank figures measured by bench/dist_bench.cc (touched rows,
+row bytes, active neurons), the compute time per step of one core (Amazon from
+the single-process 568 samples/s per core, bench/train_bench.cc; Criteo from
+dist_bench's compute medians) and the accumulation time of the single-process
+run: 87-98 s of row accumulation per 400K samples on 2 threads, 0.46 ms per
+sample on one core for 3,350 active rows of 128 floats.
 """
 
 ALPHA = 30e-6          # s per ring hop (TCP on a 25 Gbit/s LAN)
 BW = 25e9 / 8 * 0.8    # bytes/s: 25 Gbit/s at 80% efficiency
+# Phase-2 seconds per active row, per float of the row, on one core.
+ACC_PER_FLOAT = 0.46e-3 / (3350 * 128)
 
-# name: (compute s/step on one core, [(rows, cols, has_row_bias, touched rows/rank)])
+# name: (compute s/step on one core, batch/worker,
+#        [(rows, cols, has_row_bias, touched rows/rank, active per sample)])
+# Layer 0 is feature-major (active None: no factors).
 SCENARIOS = {
     "Amazon-670K, batch 256/worker, 0.5% active": (
-        256 / 568, [(135909, 128, False, 13133), (670091, 128, True, 468147)]),
+        256 / 568, 256,
+        [(135909, 128, False, 13133, None), (670091, 128, True, 468147, 3350)]),
+    "Amazon-670K, batch 64/worker, 0.5% active": (
+        64 / 568, 64,
+        [(135909, 128, False, 3762, None), (670091, 128, True, 179292, 3350)]),
     "Amazon-670K, batch 16/worker, 0.5% active": (
-        16 / 568, [(135909, 128, False, 1044), (670091, 128, True, 51383)]),
-    # Every row touched (an upper bound at this batch): the dense regime.
+        16 / 568, 16,
+        [(135909, 128, False, 1044, None), (670091, 128, True, 51383, 3350)]),
+    # Every row touched (an upper bound at this batch).
     "Amazon-670K, batch 2048/worker, 0.5% active": (
-        2048 / 568, [(135909, 128, False, 135909), (670091, 128, True, 670091)]),
+        2048 / 568, 2048,
+        [(135909, 128, False, 135909, None), (670091, 128, True, 670091, 3350)]),
     "Criteo-shaped, batch 256/worker": (
-        0.008, [(1 << 20, 64, False, 6582), (2, 64, True, 2)]),
+        0.008, 256, [(1 << 20, 64, False, 6582, None), (2, 64, True, 2, 2)]),
     "Criteo-shaped, batch 2048/worker": (
-        0.125, [(1 << 20, 64, False, 48932), (2, 64, True, 2)]),
+        0.125, 2048, [(1 << 20, 64, False, 48932, None), (2, 64, True, 2, 2)]),
 }
 
 
-def exchange_seconds(layers, n):
-    """One step's exchange: bytes over bw plus ring hops x ALPHA, with the
-    collectives nn/data_parallel.cc issues (a count allgather; per layer one
-    allgatherv, plus allreduces of the matrix and its biases when dense;
-    layer 0's bias row)."""
-    total = 0.0
+def exchange_seconds(layers, n, batch, cores, by_time):
+    """One step's exchange: (seconds including the factors' accumulation,
+    of which accumulation, the forms chosen). Collectives as
+    nn/data_parallel.cc issues them: a count allgather; per layer one
+    allgatherv (ids; rows; factors), plus allreduces of the matrix and its
+    biases when dense; layer 0's bias row."""
+    total, accumulate, forms = 0.0, 0.0, ""
     hops = (n - 1) + 2 * (n - 1)  # counts; layer 0's bias allreduce
-    for rows, cols, bias, touched in layers:
+    for rows, cols, bias, touched, active in layers:
         dense = rows * cols * 4 + (rows * 4 if bias else 0)
         payload = touched * (cols + (1 if bias else 0)) * 4
         ids = touched * 4
-        sparse_cost = (n - 1) * (payload + ids)
-        dense_cost = 2 * (n - 1) / n * dense + (n - 1) * ids
-        total += min(sparse_cost, dense_cost) / BW
-        hops += (n - 1)
-        if dense_cost <= sparse_cost:
-            hops += 2 * (n - 1) * (2 if bias else 1)
-    return total + hops * ALPHA
+        options = {  # form: (bytes sent per worker, extra compute s, hops)
+            "d": (2 * (n - 1) / n * dense + (n - 1) * ids, 0.0,
+                  (n - 1) + 2 * (n - 1) * (2 if bias else 1)),
+            "r": ((n - 1) * (payload + ids), 0.0, n - 1),
+        }
+        if active is not None:
+            factor_bytes = batch * (active * 8 + 4 + cols * 4)
+            acc = n * batch * active * cols * ACC_PER_FLOAT / cores
+            options["f"] = ((n - 1) * factor_bytes, acc, n - 1)
+
+        def cost(form):
+            b, a, h = options[form]
+            return b / BW + a + h * ALPHA if by_time else b
+
+        form = min(options, key=cost)  # ties: dense, rows, factors
+        b, a, h = options[form]
+        total += b / BW + a
+        accumulate += a
+        hops += h
+        forms += form
+    return total + hops * ALPHA, accumulate, forms
 
 
 def main():
+    ns = (12, 24, 48)
     print("| scenario | cores/worker | C per step | "
-          + " | ".join(f"X({n}) / E({n})" for n in (12, 24, 48)) + " |")
-    print("|---|---|---|" + "---|" * 3)
-    for name, (c1, layers) in SCENARIOS.items():
+          + " | ".join(f"X({n}) / E({n}) by bytes | by time" for n in ns) + " |")
+    print("|---|---|---|" + "---|---|" * len(ns))
+    for name, (c1, batch, layers) in SCENARIOS.items():
         for cores in (1, 16):
             c = c1 / cores
             cells = []
-            for n in (12, 24, 48):
-                x = exchange_seconds(layers, n)
-                cells.append(f"{x * 1e3:.0f} ms / {100 * c / (c + x):.0f}%")
+            for n in ns:
+                for by_time in (False, True):
+                    x, acc, forms = exchange_seconds(layers, n, batch, cores, by_time)
+                    extra = f" (acc. {acc * 1e3:.0f})" if acc > 0 else ""
+                    cells.append(f"{forms}: {x * 1e3:.0f} ms{extra} / "
+                                 f"{100 * c / (c + x):.0f}%")
             print(f"| {name} | {cores} | {c * 1e3:.1f} ms | " + " | ".join(cells) + " |")
 
 

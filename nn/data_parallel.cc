@@ -108,6 +108,7 @@ struct LayerCounts {
   int64_t rows;     // touched rows
   int64_t samples;  // samples of the batch
   int64_t active;   // active ids summed over the samples
+  double accumulate_s;  // phase 2's wall seconds for the layer
 };
 
 // One sample's factors on the wire: m (u32), m ids (u32), m deltas (f32),
@@ -193,7 +194,8 @@ void ExchangeFactors(const LayerView& v, dist::Communicator& comm,
 // and layer 0's bias row by allreduce. Every rank computes the same choice
 // from the same counts.
 void ExchangeGradients(Model& model, dist::Communicator& comm,
-                       ExchangePolicy policy,
+                       const ExchangeOptions& options,
+                       const std::vector<double>& accumulate_s,
                        const std::vector<std::vector<SampleFactors>>& factors,
                        std::vector<std::vector<uint8_t>>& mark,
                        std::vector<std::vector<std::vector<uint32_t>>>& touched,
@@ -223,7 +225,7 @@ void ExchangeGradients(Model& model, dist::Communicator& comm,
       mine[l].insert(mine[l].end(), list.begin(), list.end());
     }
     std::sort(mine[l].begin(), mine[l].end());
-    my_counts[l] = {int64_t(mine[l].size()), 0, 0};
+    my_counts[l] = {int64_t(mine[l].size()), 0, 0, accumulate_s[l]};
     if (l > 0) {
       my_counts[l].samples = int64_t(factors[l].size());
       for (const SampleFactors& f : factors[l]) my_counts[l].active += int64_t(f.m);
@@ -242,11 +244,13 @@ void ExchangeGradients(Model& model, dist::Communicator& comm,
     ParamBlock& B = *v.B;
     const size_t row_bytes = v.row_floats() * sizeof(float);
     LayerExchange& out = s.layers[l];
+    double slowest = 0;  // phase 2's seconds for the layer, over the ranks
     for (int q = 0; q < n; ++q) {
       const LayerCounts& c = counts[size_t(q) * L + l];
       out.touched_rows += uint64_t(c.rows);
       out.samples += uint64_t(c.samples);
       out.active += uint64_t(c.active);
+      slowest = std::max(slowest, c.accumulate_s);
     }
     const uint64_t total = out.touched_rows;
     out.dense_bytes =
@@ -258,20 +262,27 @@ void ExchangeGradients(Model& model, dist::Communicator& comm,
       out.factor_bytes = RingAllgathervBytes(
           FactorBytes(out.samples, out.active, W.cols), n);
     }
-    // The fewest bytes, dense (which gathers the ids too) before rows before
-    // factors on a tie.
+    // The least cost, dense (which gathers the ids too) before rows before
+    // factors on a tie: bytes, or seconds with a bandwidth.
+    const ExchangePolicy policy = options.policy;
+    const double bw = options.bandwidth;
+    auto cost = [bw](uint64_t bytes, double compute_s) {
+      return bw > 0 ? double(bytes) / bw + compute_s : double(bytes);
+    };
     ExchangeForm form = ExchangeForm::kDense;
-    uint64_t best = out.dense_bytes + id_bytes;
+    double best = cost(out.dense_bytes + id_bytes, 0);
     if (policy == ExchangePolicy::kSparse) {
       form = ExchangeForm::kRows;
     } else if (policy == ExchangePolicy::kFactors && l > 0) {
       form = ExchangeForm::kFactors;
     } else if (policy != ExchangePolicy::kDense) {
-      if (out.rows_bytes < best) {
+      if (cost(out.rows_bytes, 0) < best) {
         form = ExchangeForm::kRows;
-        best = out.rows_bytes;
+        best = cost(out.rows_bytes, 0);
       }
-      if (l > 0 && out.factor_bytes < best) form = ExchangeForm::kFactors;
+      if (l > 0 && cost(out.factor_bytes, double(n) * slowest) < best) {
+        form = ExchangeForm::kFactors;
+      }
     }
     out.form = form;
 

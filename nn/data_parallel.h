@@ -35,6 +35,17 @@ enum class ExchangePolicy {
 ExchangePolicy ParseExchangePolicy(const std::string& name);
 const char* ExchangePolicyName(ExchangePolicy policy);
 
+// How ExchangeGradients chooses each layer's form.
+struct ExchangeOptions {
+  ExchangePolicy policy = ExchangePolicy::kAuto;
+  // kAuto only. 0: the fewest bytes. > 0: the bytes per second a rank sends
+  // (its link), and the least estimated time: bytes / bandwidth, plus for
+  // factors accumulating every rank's samples, estimated as ranks x the
+  // slowest rank's phase-2 seconds for the layer. The choice then depends on
+  // timings: identical on every rank, but not from run to run.
+  double bandwidth = 0;
+};
+
 // The form a layer's gradient took in one step.
 enum class ExchangeForm { kDense, kRows, kFactors };
 const char* ExchangeFormName(ExchangeForm form);  // "dense", "rows", "factors"
@@ -88,7 +99,8 @@ struct ExchangeStats {
 // union over the ranks, split the same way, each list ascending. mark[l][r]
 // may be nonzero only for rows listed in touched[l], on entry and on return. factors[l] (l >= 1) is
 // this rank's batch for layer l in sample order, as phase 2 accumulated it
-// (factors[0] is unused). Layers exchanged as rows or dense sum the ranks'
+// (factors[0] is unused); accumulate_s[l] the wall seconds phase 2 took for
+// layer l on this rank. Layers exchanged as rows or dense sum the ranks'
 // gradients in rank order; as factors, the layer's gradient is rebuilt from
 // zero from every rank's samples in rank order (rank 0's, then rank 1's ...),
 // as one process would accumulate the concatenated batch. Runs the factors'
@@ -96,7 +108,8 @@ struct ExchangeStats {
 // it for every batch with the same model shape, policy and thread count.
 // Throws dist::CommError when a rank fails.
 void ExchangeGradients(Model& model, dist::Communicator& comm,
-                       ExchangePolicy policy,
+                       const ExchangeOptions& options,
+                       const std::vector<double>& accumulate_s,
                        const std::vector<std::vector<SampleFactors>>& factors,
                        std::vector<std::vector<uint8_t>>& mark,
                        std::vector<std::vector<std::vector<uint32_t>>>& touched,

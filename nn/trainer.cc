@@ -56,6 +56,9 @@ struct Trainer::Impl {
   std::vector<std::vector<std::vector<uint32_t>>> touched;
   std::vector<std::vector<uint8_t>> mark;
   std::vector<std::vector<SampleFactors>> factors;  // per layer, the batch's
+  // Phase 2's seconds per thread and layer ([t * layers + l]), and per layer
+  // over the threads (the slowest).
+  std::vector<double> thread_layer_s, layer_s;
   std::vector<uint32_t> order;
   std::mt19937_64 rng;
   ExchangeStats exchange;
@@ -71,6 +74,9 @@ Trainer::Trainer(Model& model, const TrainConfig& config)
       !(config.weight_decay >= 0)) {
     throw std::invalid_argument("TrainConfig: invalid optimizer settings");
   }
+  if (!(config.exchange_bandwidth >= 0)) {
+    throw std::invalid_argument("TrainConfig: exchange_bandwidth must be >= 0");
+  }
   threads_ = config.threads ? config.threads
                             : size_t(tbb::info::default_concurrency());
   impl_ = std::make_unique<Impl>(threads_);
@@ -78,6 +84,8 @@ Trainer::Trainer(Model& model, const TrainConfig& config)
   impl_->touched.assign(layers, std::vector<std::vector<uint32_t>>(threads_));
   impl_->mark.resize(layers);
   impl_->factors.resize(layers);
+  impl_->thread_layer_s.assign(threads_ * layers, 0.0);
+  impl_->layer_s.assign(layers, 0.0);
   for (size_t l = 0; l < layers; ++l) {
     impl_->mark[l].assign(model.layer(l).w.rows, 0);
   }
@@ -191,13 +199,22 @@ void CollectFactors(const std::vector<SampleWork>& work, size_t count,
 
 // Phase 2 for the rows owned by `t` of `T`: adds every sample's gradient
 // contributions, layer by layer in sample order, and records the rows it
-// touched (touched[l][t]). factors: CollectFactors of the same samples.
+// touched (touched[l][t]) and the wall seconds each layer took (seconds[l]).
+// factors: CollectFactors of the same samples.
 void AccumulateOwned(Model& model, const SparseDataset& data,
                      const std::vector<SampleWork>& work,
                      const std::vector<std::vector<SampleFactors>>& factors,
                      size_t count, size_t t, size_t T,
                      std::vector<std::vector<uint8_t>>& mark,
-                     std::vector<std::vector<std::vector<uint32_t>>>& touched) {
+                     std::vector<std::vector<std::vector<uint32_t>>>& touched,
+                     double* seconds) {
+  using Clock = std::chrono::steady_clock;
+  auto start = Clock::now();
+  auto lap = [&start](double& into) {
+    const auto now = Clock::now();
+    into = std::chrono::duration<double>(now - start).count();
+    start = now;
+  };
   const auto axpy = dispatch::Axpy();
   // Layer 0 is feature-major: row f gets x_f * delta.
   ParamBlock& W = model.layer(0).w;
@@ -213,10 +230,12 @@ void AccumulateOwned(Model& model, const SparseDataset& data,
     }
     if (t == 0) axpy(1.0f, st.delta.data(), B.g.data(), B.cols);
   }
+  lap(seconds[0]);
   // Neuron-major: row r gets delta_r * the previous layer's output.
   for (size_t l = 1; l < model.num_layers(); ++l) {
     AccumulateFactors(model.layer(l).w, model.layer(l).b, factors[l].data(),
                       count, t, T, mark[l], touched[l][t]);
+    lap(seconds[l]);
   }
 }
 
@@ -265,14 +284,22 @@ BatchStats Trainer::TrainBatch(const SparseDataset& data, const uint32_t* rows,
     CollectFactors(im.work, count, im.factors);
     tbb::parallel_for(size_t{0}, T, [&](size_t t) {
       AccumulateOwned(model_, data, im.work, im.factors, count, t, T, im.mark,
-                      im.touched);
+                      im.touched, &im.thread_layer_s[t * num_layers]);
     });
     lap(stats.accumulate_s);
+    for (size_t l = 0; l < num_layers; ++l) {
+      im.layer_s[l] = 0;
+      for (size_t t = 0; t < T; ++t) {
+        im.layer_s[l] = std::max(im.layer_s[l], im.thread_layer_s[t * num_layers + l]);
+      }
+    }
     // Between phases 2 and 3: sum the gradients over the ranks (a layer
     // exchanged as factors is accumulated again, from every rank's samples).
     if (config_.comm != nullptr && config_.comm->size() > 1) {
-      ExchangeGradients(model_, *config_.comm, config_.exchange, im.factors,
-                        im.mark, im.touched, &im.exchange);
+      ExchangeGradients(model_, *config_.comm,
+                        {config_.exchange, config_.exchange_bandwidth},
+                        im.layer_s, im.factors, im.mark, im.touched,
+                        &im.exchange);
       stats.exchange_bytes = im.exchange.bytes();
       stats.exchange_dense_bytes = im.exchange.dense_bytes();
       lap(stats.exchange_s);
@@ -376,7 +403,9 @@ double Trainer::SampleGradient(const SparseRow& x) {
       model_.num_layers(), std::vector<std::vector<uint32_t>>(1));
   std::vector<std::vector<SampleFactors>> factors(model_.num_layers());
   CollectFactors(work, 1, factors);
-  AccumulateOwned(model_, one, work, factors, 1, 0, 1, im.mark, touched);
+  std::vector<double> seconds(model_.num_layers());
+  AccumulateOwned(model_, one, work, factors, 1, 0, 1, im.mark, touched,
+                  seconds.data());
   for (size_t l = 0; l < touched.size(); ++l) {
     for (uint32_t r : touched[l][0]) im.mark[l][r] = 0;
   }

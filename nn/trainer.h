@@ -49,6 +49,9 @@ struct TrainConfig {
   // ranks before Adam. nullptr or a size-1 communicator: one process.
   dist::Communicator* comm = nullptr;
   ExchangePolicy exchange = ExchangePolicy::kAuto;
+  // Bytes per second of a rank's link, for kAuto (ExchangeOptions::bandwidth);
+  // 0: auto picks the fewest bytes.
+  double exchange_bandwidth = 0;
 };
 
 struct BatchStats {

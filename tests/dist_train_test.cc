@@ -53,9 +53,10 @@ char FormLetter(ExchangeForm form) { return ExchangeFormName(form)[0]; }
 // "step <n> hash <weights hash> loss <batch loss summed over ranks>
 // forms <a letter per layer> fewer <0 if the output layer went as factors
 // and sent no fewer bytes than rows or dense would have, else 1>" to `out`.
+// bandwidth: TrainConfig::exchange_bandwidth.
 void TrainRank(const ModelConfig& mc, dist::Communicator& comm,
                ExchangePolicy policy, size_t batch, bool shuffle, size_t epochs,
-               std::ostream& out) {
+               std::ostream& out, double bandwidth = 0) {
   const SparseDataset shard = Shard(Data(768), comm.rank(), comm.size());
   Model model(mc);
   TrainConfig tc;
@@ -65,6 +66,7 @@ void TrainRank(const ModelConfig& mc, dist::Communicator& comm,
   tc.shuffle = shuffle;
   tc.comm = &comm;
   tc.exchange = policy;
+  tc.exchange_bandwidth = bandwidth;
   Trainer trainer(model, tc);
   const size_t batches = (shard.size() + batch - 1) / batch;
   for (size_t e = 0; e < epochs; ++e) {
@@ -167,6 +169,40 @@ INSTANTIATE_TEST_SUITE_P(Policies, ReplicasTest,
                          [](const auto& param_info) {
                            return std::string(ExchangePolicyName(param_info.param));
                          });
+
+// 3 ranks, DeepConfig, auto, one epoch of 8 steps at `bandwidth`: the log
+// of rank 0 (replicas checked identical at the end).
+StepLog AutoAtBandwidth(double bandwidth) {
+  TempDir dir;
+  constexpr int kSize = 3;
+  Ranks ranks(dir.path(), kSize, [&](int r, std::ostream& out) {
+    auto comm = dist::Connect(RankOptions(dir.path(), r, kSize, 20000));
+    TrainRank(DeepConfig(), *comm, ExchangePolicy::kAuto, 32, true, 1, out,
+              bandwidth);
+    return 0;
+  });
+  const std::vector<int> status = ranks.Wait(120);
+  for (int r = 0; r < kSize; ++r) {
+    EXPECT_EQ(status[size_t(r)], 0) << "rank " << r << ": " << ranks.Output(r);
+  }
+  return ParseLog(ranks.Output(0));
+}
+
+// With a bandwidth, auto weighs the factors' accumulation of every rank's
+// samples against bytes / bandwidth: on a link of 1 KB/s the output layer's
+// ~100 KB of factors beat its rows and dense (seconds against milliseconds
+// of accumulation); on one of 1 PB/s bytes cost nothing and factors never win.
+TEST(DataParallel, AutoWithBandwidthWeighsTheFactorsAccumulation) {
+  const StepLog slow = AutoAtBandwidth(1e3);
+  const StepLog fast = AutoAtBandwidth(1e15);
+  ASSERT_EQ(slow.forms.size(), 8u);
+  ASSERT_EQ(fast.forms.size(), 8u);
+  for (size_t s = 0; s < 8; ++s) {
+    EXPECT_EQ(slow.forms[s][2], 'f') << "step " << s + 1 << ": " << slow.forms[s];
+    EXPECT_EQ(fast.forms[s].find('f'), std::string::npos)
+        << "step " << s + 1 << ": " << fast.forms[s];
+  }
+}
 
 // One step of `batch` samples (rows 0 .. batch-1 of `data`) from the initial
 // weights; writes "hash <layers >= 1> <all layers>".
