@@ -164,13 +164,17 @@ class Model:
 
     def train(self, data, y=None, *, epochs: int = 1, batch_size: int = 256,
               lr: float = 1e-3, weight_decay: float = 0.0, schedule: str = "linear",
-              threads: int = 0, seed: int = 1, comm: Communicator | None = None) -> list:
+              threads: int = 0, seed: int = 1, comm: Communicator | None = None,
+              exchange: str = "auto", exchange_bandwidth: float = 0.0) -> list:
         """Trains for `epochs` passes; returns one dict per epoch (loss,
         samples/s). With `comm`, gradients are summed over its ranks (each
-        rank passes its own shard)."""
+        rank passes its own shard); `exchange` (auto, dense, sparse, factors)
+        and `exchange_bandwidth` (Gbit/s; 0: auto picks the fewest bytes) as
+        `frugal train --exchange` and `--exchange-bandwidth`."""
         ds = _as_dataset(data, y, self)
         return self._m.train(ds, int(epochs), int(batch_size), float(lr),
-                             float(weight_decay), schedule, int(threads), int(seed), comm)
+                             float(weight_decay), schedule, int(threads), int(seed), comm,
+                             exchange, float(exchange_bandwidth))
 
     def evaluate(self, data, y=None, *, exact: bool = False, threads: int = 0) -> dict:
         """Precision@1/3/5 and recall@5 of the top-5 predictions."""

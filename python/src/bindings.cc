@@ -180,12 +180,17 @@ class PyModel {
   }
 
   // Epochs over `data`; returns one dict per epoch. `comm` (optional) sums
-  // gradients over its ranks (every rank passes its own shard).
+  // gradients over its ranks (every rank passes its own shard), crossing as
+  // `exchange` chooses (nn::ParseExchangePolicy), auto given a link of
+  // `exchange_gbit` Gbit/s (0: the fewest bytes).
   py::list Train(const nn::SparseDataset& data, size_t epochs,
                  size_t batch_size, float lr, float weight_decay,
                  const std::string& schedule, size_t threads, uint64_t seed,
-                 dist::Communicator* comm) {
+                 dist::Communicator* comm, const std::string& exchange,
+                 double exchange_gbit) {
     nn::TrainConfig tc;
+    tc.exchange = nn::ParseExchangePolicy(exchange);
+    tc.exchange_bandwidth = exchange_gbit * 1e9 / 8;
     tc.batch_size = batch_size;
     tc.lr = lr;
     tc.weight_decay = weight_decay;

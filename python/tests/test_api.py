@@ -135,6 +135,10 @@ def test_errors_arrive_with_the_cpp_messages(tmp_path):
         model.predict(sp.csr_matrix(([1.0], ([0], [12])), shape=(1, 13)))
     with pytest.raises(ValueError, match="negative"):
         model.train(np.ones((2, 10), np.float32), [[0], [-1]])
+    with pytest.raises(ValueError, match=r"unknown gradient exchange 'rowz' \(auto, dense"):
+        model.train(np.ones((2, 10), np.float32), [[0], [1]], exchange="rowz")
+    with pytest.raises(ValueError, match="exchange_bandwidth"):
+        model.train(np.ones((2, 10), np.float32), [[0], [1]], exchange_bandwidth=-1)
 
 
 def test_training_releases_the_gil():
