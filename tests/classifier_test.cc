@@ -251,6 +251,26 @@ TEST(Classifier, StringLabelsHeaderAndTabularColumns) {
   std::remove(path.c_str());
 }
 
+TEST(Classifier, AutomaticEpochsCoverEveryLabel) {
+  TrainReport r;
+  // dbpedia14k's shape: ~40,000 samples seen decide (4 passes).
+  ChooseSettings(11200, 11200 * 100, 14, ClassifierOptions(), &r);
+  EXPECT_EQ(r.epochs, 4u);
+  // criteo10k's: 5 passes over 8,000 rows.
+  ChooseSettings(8000, 8000 * 39, 2, ClassifierOptions(), &r);
+  EXPECT_EQ(r.epochs, 5u);
+  // 5,000 labels with 4 rows each: each label's rows seen ~40 times.
+  ChooseSettings(20000, 20000 * 23, 5000, ClassifierOptions(), &r);
+  EXPECT_EQ(r.epochs, 10u);
+  // Capped at 20 passes; an explicit choice wins.
+  ChooseSettings(1000, 1000 * 23, 5000, ClassifierOptions(), &r);
+  EXPECT_EQ(r.epochs, 20u);
+  ClassifierOptions o;
+  o.epochs = 3;
+  ChooseSettings(20000, 20000 * 23, 5000, o, &r);
+  EXPECT_EQ(r.epochs, 3u);
+}
+
 TEST(Classifier, RocAuc) {
   EXPECT_DOUBLE_EQ(RocAuc({0.1f, 0.4f, 0.35f, 0.8f}, {0, 0, 1, 1}), 0.75);
   EXPECT_DOUBLE_EQ(RocAuc({0.5f, 0.5f}, {0, 1}), 0.5);
