@@ -227,7 +227,7 @@ void OneStep(const ModelConfig& mc, dist::Communicator* comm,
 // from the concatenated batch (rank 0's samples, then rank 1's, ...): after
 // one step from the same initial weights, layers 1 and 2 (hidden and
 // LSH-sampled output) are bit-identical to the one-process run's, on 3 ranks
-// of one thread as on one process of two.
+// of two threads (rows split between them) as on one process of one.
 TEST(DataParallel, FactorsEqualOneProcessOnTheConcatenatedBatch) {
   constexpr int kSize = 3;
   constexpr size_t kBatch = 16;
@@ -243,7 +243,7 @@ TEST(DataParallel, FactorsEqualOneProcessOnTheConcatenatedBatch) {
   TempDir one_dir;
   Ranks one(one_dir.path(), 1, [&](int, std::ostream& out) {
     OneStep(DeepConfig(), nullptr, ExchangePolicy::kAuto, joined, kSize * kBatch,
-            2, out);
+            1, out);
     return 0;
   });
   ASSERT_EQ(one.Wait(60)[0], 0) << one.Output(0);
@@ -251,7 +251,7 @@ TEST(DataParallel, FactorsEqualOneProcessOnTheConcatenatedBatch) {
   Ranks three(dir.path(), kSize, [&](int r, std::ostream& out) {
     auto comm = dist::Connect(RankOptions(dir.path(), r, kSize, 20000));
     OneStep(DeepConfig(), comm.get(), ExchangePolicy::kFactors,
-            Shard(data, r, kSize), kBatch, 1, out);
+            Shard(data, r, kSize), kBatch, 2, out);
     return 0;
   });
   const std::vector<int> status = three.Wait(60);
