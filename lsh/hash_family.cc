@@ -87,6 +87,14 @@ class DwtaFamily final : public HashFamily {
         bins_[t * num_hashes + j] = perm[used++];
       }
     }
+    if (num_hashes <= kMaxTabulatedHashes) {
+      probes_.resize(num_hashes * kProbes);
+      for (size_t j = 0; j < num_hashes; ++j) {
+        for (uint32_t a = 0; a < kProbes; ++a) {
+          probes_[j * kProbes + a] = Probe(j, a, num_hashes);
+        }
+      }
+    }
     kernel_ = dispatch::DwtaBins();
   }
 
@@ -103,14 +111,22 @@ class DwtaFamily final : public HashFamily {
  private:
   // Empty hashes borrow the value of another hash chosen by a fixed probe
   // sequence (densification), so similar inputs still agree on them.
-  static void Densify(uint32_t* winners, size_t num_hashes) {
+  void Densify(uint32_t* winners, size_t num_hashes) const {
+    size_t filled = 0;
+    for (size_t j = 0; j < num_hashes; ++j) filled += winners[j] != kDwtaEmpty;
+    if (filled == num_hashes) return;
+    if (filled == 0) {  // nothing to borrow: every hash is 0
+      std::fill_n(winners, num_hashes, 0u);
+      return;
+    }
     for (size_t j = 0; j < num_hashes; ++j) {
       if (winners[j] != kDwtaEmpty) continue;
+      const uint32_t* probes =
+          probes_.empty() ? nullptr : probes_.data() + j * kProbes;
       uint32_t value = 0;
-      for (uint32_t attempt = 1; attempt <= 64; ++attempt) {
-        const uint32_t other =
-            HashId(static_cast<uint32_t>(j), attempt) % num_hashes;
-        const uint32_t w = winners[other];
+      for (uint32_t a = 0; a < kProbes; ++a) {
+        const uint32_t w =
+            winners[probes ? probes[a] : Probe(j, a, num_hashes)];
         // Borrowed values are marked so chains don't propagate them.
         if (w != kDwtaEmpty && (w & kBorrowed) == 0) {
           value = w | kBorrowed;
@@ -120,6 +136,11 @@ class DwtaFamily final : public HashFamily {
       winners[j] = value == 0 ? kBorrowed : value;
     }
     for (size_t j = 0; j < num_hashes; ++j) winners[j] &= ~kBorrowed;
+  }
+
+  // The hash that empty hash j probes at attempt a (0-based).
+  static uint32_t Probe(size_t j, uint32_t a, size_t num_hashes) {
+    return HashId(static_cast<uint32_t>(j), a + 1) % num_hashes;
   }
 
   void Pack(const uint32_t* winners, uint32_t* codes) const {
@@ -134,8 +155,12 @@ class DwtaFamily final : public HashFamily {
   }
 
   static constexpr uint32_t kBorrowed = 0x40000000u;
+  static constexpr uint32_t kProbes = 64;  // attempts per empty hash
+  // Up to this many hashes the probe sequences are tabulated (1 MB).
+  static constexpr size_t kMaxTabulatedHashes = 4096;
   uint32_t bits_per_hash_;
   std::vector<uint32_t> bins_;  // bin-major, see kernels/kernel_list.h
+  std::vector<uint32_t> probes_;  // [hash][attempt] -> Probe(); may be empty
   kernels::DwtaBinsFn kernel_;
 };
 

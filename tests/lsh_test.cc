@@ -144,6 +144,47 @@ TEST(Dwta, UsesEveryCodeBitAndDensifiesEmptyBins) {
   for (uint32_t code : codes) EXPECT_EQ(code, 0u);
 }
 
+// Densification both with tabulated probe sequences (up to 4,096 hashes)
+// and computed ones (more): mostly-empty inputs hash alike through the dense
+// and sparse paths, an all-zero input gives code 0, and codes use the
+// borrowed values (not all 0).
+TEST(Dwta, DensifiesWithTabulatedAndComputedProbes) {
+  for (uint32_t l : {10u, 1100u}) {  // 40 and 4,400 hashes of k = 4
+    HashConfig c;
+    c.kind = HashKind::kDwta;
+    c.k = 4;
+    c.l = l;
+    c.bin_size = 8;
+    const size_t dim = 4096;
+    auto f = MakeHashFamily(c, dim);
+    std::mt19937 rng(11);
+    std::vector<uint32_t> a(l), b(l);
+    size_t nonzero_codes = 0;
+    for (int i = 0; i < 20; ++i) {
+      // 40 non-zeros of 4,096: most bins of 8 are empty.
+      std::vector<float> x(dim, 0.0f);
+      std::vector<uint32_t> idx;
+      std::vector<float> val;
+      for (int n = 0; n < 40; ++n) {
+        const uint32_t j = rng() % dim;
+        if (x[j] != 0.0f) continue;
+        x[j] = 0.5f + float(rng() % 100) / 100.0f;
+        idx.push_back(j);
+      }
+      std::sort(idx.begin(), idx.end());
+      for (uint32_t j : idx) val.push_back(x[j]);
+      f->HashDense(x.data(), a.data());
+      f->HashSparse(idx.data(), val.data(), idx.size(), b.data());
+      ASSERT_EQ(a, b) << "l " << l;
+      for (uint32_t code : a) nonzero_codes += code != 0;
+    }
+    EXPECT_GT(nonzero_codes, 20 * l / 2) << "l " << l;
+    std::vector<float> zero(dim, 0.0f);
+    f->HashDense(zero.data(), a.data());
+    for (uint32_t code : a) ASSERT_EQ(code, 0u) << "l " << l;
+  }
+}
+
 TEST(HashFamily, RejectsBadConfigurations) {
   HashConfig c;
   c.kind = HashKind::kDwta;
