@@ -12,6 +12,7 @@
 #include <cstring>
 #include <string>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 namespace frugal::nn {
@@ -128,9 +129,16 @@ void PutRows(Writer& w, const std::vector<float>& data, const ParamBlock& b) {
   }
 }
 
-void FsyncDirectoryOf(const std::string& path) {
+// `path` split after its last '/': the directory ("./" when there is none),
+// ending in '/', and the name in it.
+std::pair<std::string, std::string> SplitDirectory(const std::string& path) {
   const size_t slash = path.find_last_of('/');
-  const std::string dir = slash == std::string::npos ? "." : path.substr(0, slash + 1);
+  if (slash == std::string::npos) return {"./", path};
+  return {path.substr(0, slash + 1), path.substr(slash + 1)};
+}
+
+void FsyncDirectoryOf(const std::string& path) {
+  const std::string dir = SplitDirectory(path).first;
   const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
   if (fd >= 0) {
     ::fsync(fd);
@@ -150,11 +158,7 @@ std::string TemporaryPrefix(const std::string& path) {
 // were killed on this host: "<prefix><pid>" whose process no longer exists.
 // Another host's files (a shared directory) and live saves are left alone.
 void RemoveStaleTemporaries(const std::string& prefix) {
-  const size_t slash = prefix.find_last_of('/');
-  const std::string dir =
-      slash == std::string::npos ? "." : prefix.substr(0, slash + 1);
-  const std::string start =
-      slash == std::string::npos ? prefix : prefix.substr(slash + 1);
+  const auto [dir, start] = SplitDirectory(prefix);
   DIR* d = ::opendir(dir.c_str());
   if (d == nullptr) return;
   while (const dirent* e = ::readdir(d)) {

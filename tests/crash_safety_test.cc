@@ -301,6 +301,17 @@ TEST(CrashSafety, SaveRemovesTemporariesOfKilledSaves) {
   EXPECT_EQ(::stat(other_host.c_str(), &st), 0)
       << "another host's file is gone";
   EXPECT_NO_THROW(LoadModel(path));
+  // A path without a directory: the temporaries are in the working one.
+  char cwd[4096];
+  ASSERT_NE(::getcwd(cwd, sizeof cwd), nullptr);
+  ASSERT_EQ(::chdir(dir.path().c_str()), 0);
+  const std::string bare_stale =
+      std::string("bare.bin.tmp.") + host + "." + std::to_string(dead);
+  std::ofstream(bare_stale) << "partial";
+  SaveModel(Model(ModelOfSize(4)), "bare.bin");
+  const bool bare_left = ::stat(bare_stale.c_str(), &st) == 0;
+  ASSERT_EQ(::chdir(cwd), 0);
+  EXPECT_FALSE(bare_left) << "a killed save's file is left (bare path)";
 }
 
 TEST(CrashSafety, WriteErrorDuringSaveKeepsPreviousFile) {
