@@ -199,7 +199,8 @@ void Model::RebuildIndex() {
 }
 
 void Model::ComputeLayer(size_t l, const SparseRow& x, Mode mode,
-                         uint64_t pad_seed, Activations& a) const {
+                         uint64_t pad_seed, Activations& a,
+                         lsh::QueryScratch& query) const {
   const Layer& L = layers_[l];
   LayerState& s = a.layers[l];
   const size_t n = L.config.width;
@@ -216,10 +217,10 @@ void Model::ComputeLayer(size_t l, const SparseRow& x, Mode mode,
     if (L.sampled() && mode != Mode::kExact) {
       if (mode == Mode::kTrain) {
         L.index->Query(h, last ? x.labels : Span<const uint32_t>(), pad_seed,
-                       s.query, s.active_ids);
+                       query, s.active_ids);
       } else {
         const lsh::NeuronIndex::Limits limits{L.inference_active, 0};
-        L.index->Query(h, {}, 0, s.query, s.active_ids, &limits);
+        L.index->Query(h, {}, 0, query, s.active_ids, &limits);
       }
       s.active = s.active_ids.data();
       s.m = s.active_ids.size();
@@ -253,9 +254,15 @@ void Model::ComputeLayer(size_t l, const SparseRow& x, Mode mode,
 
 void Model::Forward(const SparseRow& x, Mode mode, uint64_t pad_seed,
                     Activations& a) const {
+  Forward(x, mode, pad_seed, a, a.query);
+}
+
+void Model::Forward(const SparseRow& x, Mode mode, uint64_t pad_seed,
+                    Activations& a, QueryScratches& query) const {
   a.layers.resize(layers_.size());
+  query.resize(layers_.size());
   for (size_t l = 0; l < layers_.size(); ++l) {
-    ComputeLayer(l, x, mode, pad_seed, a);
+    ComputeLayer(l, x, mode, pad_seed, a, query[l]);
   }
 }
 
@@ -265,7 +272,7 @@ void Model::Predict(const SparseRow& x, size_t k, bool exact, Activations& a,
   Forward(x, exact ? Mode::kExact : Mode::kInference, 0, a);
   LayerState& o = a.layers.back();
   if (o.m < k && o.m < output_dim()) {
-    ComputeLayer(layers_.size() - 1, x, Mode::kExact, 0, a);
+    ComputeLayer(layers_.size() - 1, x, Mode::kExact, 0, a, a.query.back());
   }
   const size_t kk = std::min(k, o.m);
   labels.resize(kk);

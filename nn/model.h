@@ -134,10 +134,14 @@ class Model {
     const uint32_t* active = nullptr;
     size_t m = 0;
     std::vector<float> pre, out, delta;
-    lsh::QueryScratch query;
   };
+  // Per layer, the working memory of a sampled layer's LSH query (2 bytes a
+  // neuron): needed only during a forward pass, so one per thread can serve
+  // the Activations of many samples.
+  using QueryScratches = std::vector<lsh::QueryScratch>;
   struct Activations {
     std::vector<LayerState> layers;
+    QueryScratches query;  // what Forward(x, mode, pad_seed, a) uses
   };
   enum class Mode {
     kTrain,      // sampled layers: training active sizes, labels forced in
@@ -148,6 +152,10 @@ class Model {
   // active set first (kTrain only); pad_seed drives random padding.
   void Forward(const SparseRow& x, Mode mode, uint64_t pad_seed,
                Activations& a) const;
+  // The same with the query scratch given apart from the activations (e.g.
+  // one per thread while a batch keeps every sample's activations).
+  void Forward(const SparseRow& x, Mode mode, uint64_t pad_seed,
+               Activations& a, QueryScratches& query) const;
 
   // The k highest-scoring labels of x, best first. Exact scores every
   // neuron; otherwise sampled layers compute only LSH-selected neurons, at
@@ -164,7 +172,7 @@ class Model {
 
  private:
   void ComputeLayer(size_t l, const SparseRow& x, Mode mode, uint64_t pad_seed,
-                    Activations& a) const;
+                    Activations& a, lsh::QueryScratch& query) const;
 
   ModelConfig config_;
   std::vector<Layer> layers_;

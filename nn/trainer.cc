@@ -39,6 +39,7 @@ struct SampleWork {
 struct WorkerScratch {
   std::vector<float> dh;
   std::vector<uint32_t> labels;
+  Model::QueryScratches query;  // shared by the thread's samples
 };
 
 float Softplus(float z) {  // log(1 + exp(z)), stable
@@ -104,7 +105,7 @@ namespace {
 // d pre-activation over its active set (LayerState::delta).
 void ForwardBackward(const Model& model, const SparseRow& x, uint64_t pad_seed,
                      WorkerScratch& s, SampleWork& w) {
-  model.Forward(x, Model::Mode::kTrain, pad_seed, w.act);
+  model.Forward(x, Model::Mode::kTrain, pad_seed, w.act, s.query);
   std::vector<Model::LayerState>& st = w.act.layers;
   Model::LayerState& o = st.back();
   const size_t m = o.m;

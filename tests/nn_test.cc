@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -427,6 +428,44 @@ TEST(ModelFile, SaveLoadRoundTripAndPredictionsMatch) {
   SaveModel(model, path);
   EXPECT_EQ(LoadModel(path)->layer(0).w.w, model.layer(0).w.w);
   std::remove(path.c_str());
+}
+
+// A forward pass with the query scratch given apart (the trainer's: one per
+// thread for a batch of samples) computes what the activations' own scratch
+// does, for every mode, and leaves the activations without a scratch of
+// their own (2 bytes a neuron of every sampled layer, per sample).
+TEST(Model, ForwardWithSharedQueryScratchMatches) {
+  ModelConfig mc = AutoConfig(50, 6000, 16);  // sampled output (> 4096)
+  mc.layers.insert(mc.layers.begin() + 1,
+                   SampledLayer(32, 12, Activation::kRelu));
+  const Model model(mc);
+  Model::QueryScratches shared;
+  for (const Model::Mode mode :
+       {Model::Mode::kTrain, Model::Mode::kInference, Model::Mode::kExact}) {
+    for (uint32_t i = 0; i < 20; ++i) {
+      const std::vector<uint32_t> idx = {i, (i * 7 + 3) % 50, 49 - i};
+      const std::vector<float> val = {1.0f, 0.5f, 0.25f * float(i % 4)};
+      const std::vector<uint32_t> labels = {i * 300 % 6000};
+      const SparseRow x{idx, val, labels};
+      Model::Activations own, apart;
+      model.Forward(x, mode, i, own);
+      model.Forward(x, mode, i, apart, shared);
+      EXPECT_TRUE(apart.query.empty());
+      ASSERT_EQ(own.layers.size(), 3u);
+      ASSERT_EQ(apart.layers.size(), 3u);
+      for (size_t l = 0; l < 3; ++l) {
+        ASSERT_EQ(own.layers[l].m, apart.layers[l].m) << "layer " << l;
+        EXPECT_TRUE(std::equal(own.layers[l].active,
+                               own.layers[l].active + own.layers[l].m,
+                               apart.layers[l].active));
+        EXPECT_EQ(own.layers[l].pre, apart.layers[l].pre);
+      }
+      if (mode == Model::Mode::kTrain) {  // the label is forced in
+        EXPECT_EQ(apart.layers[2].active[0], labels[0]);
+        EXPECT_LT(apart.layers[2].m, 6000u);
+      }
+    }
+  }
 }
 
 // Batch prediction equals one-by-one prediction, and pads rows that have
