@@ -60,14 +60,31 @@ struct SampleFactors {
   const float* h = nullptr;
 };
 
-// Adds samples[0 .. count)'s gradients, in that order, to the rows r of
-// W.g and B.g (row r's bias: B.g[r]) with r % T == t, and appends each row
-// it touches for the first time (mark[r] == 0; then set) to `touched`.
-// Threads t = 0 .. T-1 may run concurrently on the same W, B and mark.
+// One thread's working memory for AccumulateFactors on one layer, reused
+// from call to call (4 bytes per row it owns, plus 8 per active id of a call).
+struct FactorScratch {
+  std::vector<uint32_t> slot;   // owned row r at r / T: its place in `rows`
+  std::vector<uint32_t> rows;   // distinct owned rows of a call, first touch first
+  std::vector<uint32_t> start;  // rows[k]'s contributions: entries[start[k] ..)
+  struct Entry {
+    uint32_t sample;
+    float delta;
+  };
+  std::vector<Entry> entries;
+};
+
+// Adds samples[0 .. count)'s gradients to the rows r of W.g and B.g (row r's
+// bias: B.g[r]) with r % T == t, and appends each row it touches for the
+// first time (mark[r] == 0; then set) to `touched`, in order of first touch.
+// Every row gets its samples' contributions in sample order (the same bits as
+// adding sample after sample), row after row, so that a row's gradient is
+// read and written once per call however many samples touch it. Threads
+// t = 0 .. T-1 may run concurrently on the same W, B and mark, each with its
+// own scratch.
 void AccumulateFactors(ParamBlock& W, ParamBlock& B,
                        const SampleFactors* samples, size_t count, size_t t,
                        size_t T, std::vector<uint8_t>& mark,
-                       std::vector<uint32_t>& touched);
+                       std::vector<uint32_t>& touched, FactorScratch& scratch);
 
 struct LayerExchange {
   ExchangeForm form = ExchangeForm::kDense;

@@ -56,6 +56,7 @@ struct Trainer::Impl {
   // Per layer: the rows each thread touched this batch, and a mark per row.
   std::vector<std::vector<std::vector<uint32_t>>> touched;
   std::vector<std::vector<uint8_t>> mark;
+  std::vector<std::vector<FactorScratch>> factor_scratch;  // [thread][layer]
   std::vector<std::vector<SampleFactors>> factors;  // per layer, the batch's
   // Phase 2's seconds per thread and layer ([t * layers + l]), and per layer
   // over the threads (the slowest).
@@ -85,6 +86,7 @@ Trainer::Trainer(Model& model, const TrainConfig& config)
   impl_->touched.assign(layers, std::vector<std::vector<uint32_t>>(threads_));
   impl_->mark.resize(layers);
   impl_->factors.resize(layers);
+  impl_->factor_scratch.assign(threads_, std::vector<FactorScratch>(layers));
   impl_->thread_layer_s.assign(threads_ * layers, 0.0);
   impl_->layer_s.assign(layers, 0.0);
   for (size_t l = 0; l < layers; ++l) {
@@ -201,14 +203,15 @@ void CollectFactors(const std::vector<SampleWork>& work, size_t count,
 // Phase 2 for the rows owned by `t` of `T`: adds every sample's gradient
 // contributions, layer by layer in sample order, and records the rows it
 // touched (touched[l][t]) and the wall seconds each layer took (seconds[l]).
-// factors: CollectFactors of the same samples.
+// factors: CollectFactors of the same samples; scratch: this thread's, per
+// layer.
 void AccumulateOwned(Model& model, const SparseDataset& data,
                      const std::vector<SampleWork>& work,
                      const std::vector<std::vector<SampleFactors>>& factors,
                      size_t count, size_t t, size_t T,
                      std::vector<std::vector<uint8_t>>& mark,
                      std::vector<std::vector<std::vector<uint32_t>>>& touched,
-                     double* seconds) {
+                     std::vector<FactorScratch>& scratch, double* seconds) {
   using Clock = std::chrono::steady_clock;
   auto start = Clock::now();
   auto lap = [&start](double& into) {
@@ -235,7 +238,7 @@ void AccumulateOwned(Model& model, const SparseDataset& data,
   // Neuron-major: row r gets delta_r * the previous layer's output.
   for (size_t l = 1; l < model.num_layers(); ++l) {
     AccumulateFactors(model.layer(l).w, model.layer(l).b, factors[l].data(),
-                      count, t, T, mark[l], touched[l][t]);
+                      count, t, T, mark[l], touched[l][t], scratch[l]);
     lap(seconds[l]);
   }
 }
@@ -285,7 +288,8 @@ BatchStats Trainer::TrainBatch(const SparseDataset& data, const uint32_t* rows,
     CollectFactors(im.work, count, im.factors);
     tbb::parallel_for(size_t{0}, T, [&](size_t t) {
       AccumulateOwned(model_, data, im.work, im.factors, count, t, T, im.mark,
-                      im.touched, &im.thread_layer_s[t * num_layers]);
+                      im.touched, im.factor_scratch[t],
+                      &im.thread_layer_s[t * num_layers]);
     });
     lap(stats.accumulate_s);
     for (size_t l = 0; l < num_layers; ++l) {
@@ -405,8 +409,9 @@ double Trainer::SampleGradient(const SparseRow& x) {
   std::vector<std::vector<SampleFactors>> factors(model_.num_layers());
   CollectFactors(work, 1, factors);
   std::vector<double> seconds(model_.num_layers());
+  std::vector<FactorScratch> scratch(model_.num_layers());
   AccumulateOwned(model_, one, work, factors, 1, 0, 1, im.mark, touched,
-                  seconds.data());
+                  scratch, seconds.data());
   for (size_t l = 0; l < touched.size(); ++l) {
     for (uint32_t r : touched[l][0]) im.mark[l][r] = 0;
   }

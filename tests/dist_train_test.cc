@@ -6,11 +6,14 @@
 // fork, so the test process itself never trains.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <random>
 #include <map>
 #include <sstream>
 
 #include "dist/communicator.h"
+#include "dispatch/registry.h"
 #include "nn/data_parallel.h"
 #include "nn/model.h"
 #include "nn/synthetic.h"
@@ -271,6 +274,88 @@ TEST(DataParallel, FactorsEqualOneProcessOnTheConcatenatedBatch) {
     std::printf("rank %d: all layers' hash %s, one process %s\n", r,
                 got.second.c_str(), expect.second.c_str());
   }
+}
+
+// AccumulateFactors groups each thread's rows but keeps every row's sum in
+// sample order: the same bits as one axpy per sample and active id, the
+// rows of earlier calls (already marked) not listed again, the others listed
+// in order of first touch, and a scratch reused across calls and layers.
+TEST(DataParallel, AccumulateFactorsMatchesSampleBySampleAddition) {
+  const size_t rows = 101, cols = 19, count = 40, T = 3;
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  std::vector<std::vector<uint32_t>> active(count);
+  std::vector<std::vector<float>> delta(count), h(count);
+  std::vector<SampleFactors> samples(count);
+  for (size_t i = 0; i < count; ++i) {
+    // Hot rows 0-9 recur in most samples; the rest are spread out.
+    for (uint32_t r = 0; r < rows; ++r) {
+      if ((r < 10 && rng() % 4 != 0) || rng() % 9 == 0) active[i].push_back(r);
+    }
+    std::shuffle(active[i].begin(), active[i].end(), rng);
+    for (size_t j = 0; j < active[i].size(); ++j) delta[i].push_back(u(rng));
+    for (size_t c = 0; c < cols; ++c) h[i].push_back(u(rng));
+    samples[i] = {active[i].data(), delta[i].data(), active[i].size(), h[i].data()};
+  }
+  // Gradients that already hold something (a call adds to them).
+  ParamBlock W_ref, B_ref;
+  W_ref.Init(rows, cols, 0.0f, 1);
+  B_ref.Init(rows, 1, 0.0f, 1);
+  for (size_t r = 0; r < rows; ++r) {
+    for (size_t c = 0; c < cols; ++c) W_ref.g[r * W_ref.stride + c] = 1e-3f * float(r + c);
+    B_ref.g[r] = 1e-2f * float(r);
+  }
+  ParamBlock W = W_ref, B = B_ref;
+  // Reference: one axpy per sample and active id, sample after sample.
+  std::vector<uint8_t> mark_ref(rows, 0), mark(rows, 0);
+  std::vector<std::vector<uint32_t>> touched_ref(T), touched(T);
+  for (uint32_t r : {4u, 50u, 51u, 52u}) mark_ref[r] = mark[r] = 1;  // earlier call
+  const auto axpy = dispatch::Axpy();
+  for (size_t t = 0; t < T; ++t) {
+    for (size_t i = 0; i < count; ++i) {
+      for (size_t j = 0; j < samples[i].m; ++j) {
+        const uint32_t r = samples[i].active[j];
+        if (r % T != t) continue;
+        axpy(samples[i].delta[j], samples[i].h, W_ref.g.data() + r * W_ref.stride, cols);
+        B_ref.g[r] += samples[i].delta[j];
+        if (!mark_ref[r]) {
+          mark_ref[r] = 1;
+          touched_ref[t].push_back(r);
+        }
+      }
+    }
+  }
+  std::vector<FactorScratch> scratch(T);
+  for (size_t t = 0; t < T; ++t) {
+    // Two calls on halves of the batch, as two ranks' blocks are added.
+    AccumulateFactors(W, B, samples.data(), count / 2, t, T, mark, touched[t], scratch[t]);
+    AccumulateFactors(W, B, samples.data() + count / 2, count - count / 2, t, T,
+                      mark, touched[t], scratch[t]);
+  }
+  EXPECT_EQ(W.g, W_ref.g);  // bitwise
+  EXPECT_EQ(B.g, B_ref.g);
+  EXPECT_EQ(mark, mark_ref);
+  EXPECT_EQ(touched, touched_ref);
+  for (size_t t = 0; t < T; ++t) {
+    EXPECT_TRUE(std::all_of(scratch[t].slot.begin(), scratch[t].slot.end(),
+                            [](uint32_t k) { return k == ~uint32_t{0}; }));
+  }
+  // A scratch sized for another layer serves a smaller one; a row twice in
+  // one sample gets both contributions.
+  ParamBlock W2, B2;
+  W2.Init(20, cols, 0.0f, 1);
+  B2.Init(20, 1, 0.0f, 1);
+  std::vector<uint8_t> mark2(20, 0);
+  std::vector<uint32_t> touched2;
+  const uint32_t ids[] = {19, 3, 19};
+  const float d[] = {1.0f, 2.0f, 0.5f};
+  const SampleFactors one{ids, d, 3, h[0].data()};
+  AccumulateFactors(W2, B2, &one, 1, 0, 1, mark2, touched2, scratch[0]);
+  EXPECT_EQ(touched2, (std::vector<uint32_t>{19, 3}));
+  EXPECT_EQ(W2.g[19 * W2.stride + 1], 1.5f * h[0][1]);
+  EXPECT_EQ(W2.g[3 * W2.stride + 1], 2.0f * h[0][1]);
+  EXPECT_EQ(B2.g[19], 1.5f);
+  EXPECT_EQ(B2.g[3], 2.0f);
 }
 
 TEST(DataParallel, ParsesExchangePolicies) {
