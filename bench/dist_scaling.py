@@ -25,33 +25,34 @@ the least time, counting the factors' accumulation).
 
 Inputs are the per-rank figures measured by bench/dist_bench.cc (touched rows,
 row bytes, active neurons), the compute time per step of one core (Amazon from
-the single-process 568 samples/s per core, bench/train_bench.cc; Criteo from
-dist_bench's compute medians) and the accumulation time of the single-process
-run: 87-98 s of row accumulation per 400K samples on 2 threads, 0.46 ms per
-sample on one core for 3,350 active rows of 128 floats.
+the single-process 985 samples/s per core, bench/train_bench.cc over 800K
+samples; Criteo from dist_bench's compute medians) and the accumulation time of
+the single-process run: 44 and 67 s of row accumulation per 400K-sample epoch
+on 2 threads (epochs 1 and 2), so 0.335 ms per sample on one core for 3,350
+active rows of 128 floats (the later, slower epoch).
 """
 
 ALPHA = 30e-6          # s per ring hop (TCP on a 25 Gbit/s LAN)
 BW = 25e9 / 8 * 0.8    # bytes/s: 25 Gbit/s at 80% efficiency
 # Phase-2 seconds per active row, per float of the row, on one core.
-ACC_PER_FLOAT = 0.46e-3 / (3350 * 128)
+ACC_PER_FLOAT = 0.335e-3 / (3350 * 128)
 
 # name: (compute s/step on one core, batch/worker,
 #        [(rows, cols, has_row_bias, touched rows/rank, active per sample)])
 # Layer 0 is feature-major (active None: no factors).
 SCENARIOS = {
     "Amazon-670K, batch 256/worker, 0.5% active": (
-        256 / 568, 256,
+        256 / 985, 256,
         [(135909, 128, False, 13133, None), (670091, 128, True, 468147, 3350)]),
     "Amazon-670K, batch 64/worker, 0.5% active": (
-        64 / 568, 64,
+        64 / 985, 64,
         [(135909, 128, False, 3762, None), (670091, 128, True, 179292, 3350)]),
     "Amazon-670K, batch 16/worker, 0.5% active": (
-        16 / 568, 16,
+        16 / 985, 16,
         [(135909, 128, False, 1044, None), (670091, 128, True, 51383, 3350)]),
     # Every row touched (an upper bound at this batch).
     "Amazon-670K, batch 2048/worker, 0.5% active": (
-        2048 / 568, 2048,
+        2048 / 985, 2048,
         [(135909, 128, False, 135909, None), (670091, 128, True, 670091, 3350)]),
     "Criteo-shaped, batch 256/worker": (
         0.008, 256, [(1 << 20, 64, False, 6582, None), (2, 64, True, 2, 2)]),
