@@ -70,60 +70,68 @@ void AccumulateFactors(ParamBlock& W, ParamBlock& B,
   constexpr size_t kLine = 64;   // bytes per cache line
   const size_t owned = (W.rows + T - 1) / T;
   if (s.slot.size() != owned) s.slot.assign(owned, kNone);
-  s.rows.clear();
-  s.start.clear();
-  // Pass 1: the distinct owned rows, first touch first, and how many
-  // contributions each gets (counted in start[k + 1]).
-  s.start.push_back(0);
-  for (size_t i = 0; i < count; ++i) {
-    const SampleFactors& f = samples[i];
-    for (size_t j = 0; j < f.m; ++j) {
-      const uint32_t r = f.active[j];
-      if (r % T != t) continue;
-      uint32_t& k = s.slot[r / T];
-      if (k == kNone) {
-        k = uint32_t(s.rows.size());
-        s.rows.push_back(r);
-        s.start.push_back(0);
-      }
-      ++s.start[k + 1];
-    }
-  }
-  // Pass 2: the contributions grouped by row, in sample order within a row
-  // (start[k] moves from the beginning to the end of row k's group).
-  for (size_t k = 1; k < s.start.size(); ++k) s.start[k] += s.start[k - 1];
-  s.entries.resize(s.start.back());
-  for (size_t i = 0; i < count; ++i) {
-    const SampleFactors& f = samples[i];
-    for (size_t j = 0; j < f.m; ++j) {
-      const uint32_t r = f.active[j];
-      if (r % T != t) continue;
-      s.entries[s.start[s.slot[r / T]]++] = {uint32_t(i), f.delta[j]};
-    }
-  }
-  // Pass 3: row after row; group k ends at start[k], begins where k - 1 ends.
   const auto axpy = dispatch::Axpy();
   const size_t row_bytes = W.cols * sizeof(float);
-  for (size_t k = 0; k < s.rows.size(); ++k) {
-    if (k + kAhead < s.rows.size()) {  // for writing
-      const uint32_t ahead = s.rows[k + kAhead];
-      const char* next =
-          reinterpret_cast<const char*>(W.g.data() + size_t{ahead} * W.stride);
-      for (size_t b = 0; b < row_bytes; b += kLine) __builtin_prefetch(next + b, 1, 3);
-      __builtin_prefetch(&B.g[ahead], 1, 3);
+  // Chunks of whole samples with at most s.max_ids active ids (or one
+  // sample), in order, bound the scratch for wide dense layers.
+  for (size_t begin = 0, end = 0; begin < count; begin = end) {
+    size_t ids = 0;
+    while (end < count && (end == begin || ids + samples[end].m <= s.max_ids)) {
+      ids += samples[end++].m;
     }
-    const uint32_t r = s.rows[k];
-    float* g = W.g.data() + size_t{r} * W.stride;
-    float& bias = B.g[r];
-    for (size_t e = k == 0 ? 0 : s.start[k - 1]; e < s.start[k]; ++e) {
-      const FactorScratch::Entry& c = s.entries[e];
-      axpy(c.delta, samples[c.sample].h, g, W.cols);
-      bias += c.delta;
+    s.rows.clear();
+    s.start.assign(1, 0);
+    // Pass 1: the distinct owned rows, first touch first, and how many
+    // contributions each gets (counted in start[k + 1]).
+    for (size_t i = begin; i < end; ++i) {
+      const SampleFactors& f = samples[i];
+      for (size_t j = 0; j < f.m; ++j) {
+        const uint32_t r = f.active[j];
+        if (r % T != t) continue;
+        uint32_t& k = s.slot[r / T];
+        if (k == kNone) {
+          k = uint32_t(s.rows.size());
+          s.rows.push_back(r);
+          s.start.push_back(0);
+        }
+        ++s.start[k + 1];
+      }
     }
-    s.slot[r / T] = kNone;
-    if (!mark[r]) {
-      mark[r] = 1;
-      touched.push_back(r);
+    // Pass 2: the contributions grouped by row, in sample order within a
+    // row (start[k] moves from the beginning to the end of row k's group).
+    for (size_t k = 1; k < s.start.size(); ++k) s.start[k] += s.start[k - 1];
+    s.entries.resize(s.start.back());
+    for (size_t i = begin; i < end; ++i) {
+      const SampleFactors& f = samples[i];
+      for (size_t j = 0; j < f.m; ++j) {
+        const uint32_t r = f.active[j];
+        if (r % T != t) continue;
+        s.entries[s.start[s.slot[r / T]]++] = {uint32_t(i), f.delta[j]};
+      }
+    }
+    // Pass 3: row after row; group k ends at start[k], begins where k - 1
+    // ends.
+    for (size_t k = 0; k < s.rows.size(); ++k) {
+      if (k + kAhead < s.rows.size()) {  // for writing
+        const uint32_t ahead = s.rows[k + kAhead];
+        const char* next =
+            reinterpret_cast<const char*>(W.g.data() + size_t{ahead} * W.stride);
+        for (size_t b = 0; b < row_bytes; b += kLine) __builtin_prefetch(next + b, 1, 3);
+        __builtin_prefetch(&B.g[ahead], 1, 3);
+      }
+      const uint32_t r = s.rows[k];
+      float* g = W.g.data() + size_t{r} * W.stride;
+      float& bias = B.g[r];
+      for (size_t e = k == 0 ? 0 : s.start[k - 1]; e < s.start[k]; ++e) {
+        const FactorScratch::Entry& c = s.entries[e];
+        axpy(c.delta, samples[c.sample].h, g, W.cols);
+        bias += c.delta;
+      }
+      s.slot[r / T] = kNone;
+      if (!mark[r]) {
+        mark[r] = 1;
+        touched.push_back(r);
+      }
     }
   }
 }

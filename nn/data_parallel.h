@@ -61,8 +61,10 @@ struct SampleFactors {
 };
 
 // One thread's working memory for AccumulateFactors on one layer, reused
-// from call to call (4 bytes per row it owns, plus 8 per active id of a call).
+// from call to call (4 bytes per row it owns, plus 8 per active id it owns
+// of at most max_ids active ids at a time).
 struct FactorScratch {
+  size_t max_ids = size_t{1} << 22;  // grouped at once (whole samples, >= 1)
   std::vector<uint32_t> slot;   // owned row r at r / T: its place in `rows`
   std::vector<uint32_t> rows;   // distinct owned rows of a call, first touch first
   std::vector<uint32_t> start;  // rows[k]'s contributions: entries[start[k] ..)
@@ -78,7 +80,8 @@ struct FactorScratch {
 // first time (mark[r] == 0; then set) to `touched`, in order of first touch.
 // Every row gets its samples' contributions in sample order (the same bits as
 // adding sample after sample), row after row, so that a row's gradient is
-// read and written once per call however many samples touch it. Threads
+// read and written once per call (per scratch.max_ids active ids) however
+// many samples touch it. Threads
 // t = 0 .. T-1 may run concurrently on the same W, B and mark, each with its
 // own scratch.
 void AccumulateFactors(ParamBlock& W, ParamBlock& B,

@@ -306,6 +306,7 @@ TEST(DataParallel, AccumulateFactorsMatchesSampleBySampleAddition) {
     B_ref.g[r] = 1e-2f * float(r);
   }
   ParamBlock W = W_ref, B = B_ref;
+  const ParamBlock W_start = W_ref, B_start = B_ref;
   // Reference: one axpy per sample and active id, sample after sample.
   std::vector<uint8_t> mark_ref(rows, 0), mark(rows, 0);
   std::vector<std::vector<uint32_t>> touched_ref(T), touched(T);
@@ -336,6 +337,25 @@ TEST(DataParallel, AccumulateFactorsMatchesSampleBySampleAddition) {
   EXPECT_EQ(B.g, B_ref.g);
   EXPECT_EQ(mark, mark_ref);
   EXPECT_EQ(touched, touched_ref);
+  // The same in chunks of a few samples (at most 30 active ids, or one
+  // sample when it alone has more).
+  {
+    ParamBlock Wc = W_ref, Bc = B_ref;
+    Wc.g = W_start.g;
+    Bc.g = B_start.g;
+    std::vector<uint8_t> mark_c(rows, 0);
+    for (uint32_t r : {4u, 50u, 51u, 52u}) mark_c[r] = 1;
+    std::vector<std::vector<uint32_t>> touched_c(T);
+    std::vector<FactorScratch> small(T);
+    for (size_t t = 0; t < T; ++t) {
+      small[t].max_ids = 30;
+      AccumulateFactors(Wc, Bc, samples.data(), count, t, T, mark_c, touched_c[t],
+                        small[t]);
+    }
+    EXPECT_EQ(Wc.g, W_ref.g);
+    EXPECT_EQ(Bc.g, B_ref.g);
+    EXPECT_EQ(touched_c, touched_ref);
+  }
   for (size_t t = 0; t < T; ++t) {
     EXPECT_TRUE(std::all_of(scratch[t].slot.begin(), scratch[t].slot.end(),
                             [](uint32_t k) { return k == ~uint32_t{0}; }));
