@@ -119,23 +119,28 @@ def criteo(data, seeds):
 
     def features(a, b):
         """Fit on frame a, return (sparse a, sparse b, lightgbm a, lightgbm b)."""
-        va, vb = a[num].to_numpy(float), b[num].to_numpy(float)
         fill = -1.0  # missing numeric values get a bucket of their own
+        squash = lambda v: np.nan_to_num(np.sign(v) * np.log1p(np.abs(v)), nan=0.0)
+        va = a[num].to_numpy(float)
         bins = KBinsDiscretizer(n_bins=32, encode="onehot", strategy="quantile",
                                 subsample=None).fit(np.nan_to_num(va, nan=fill))
-        squash = lambda v: np.nan_to_num(np.sign(v) * np.log1p(np.abs(v)), nan=0.0)
         scale = np.abs(squash(va)).max(axis=0) + 1e-12
         onehot = OneHotEncoder(handle_unknown="ignore").fit(a[cat].fillna(""))
-        sa = hstack([bins.transform(np.nan_to_num(va, nan=fill)), csr_matrix(squash(va) / scale),
-                     onehot.transform(a[cat].fillna(""))]).tocsr()
-        sb = hstack([bins.transform(np.nan_to_num(vb, nan=fill)), csr_matrix(squash(vb) / scale),
-                     onehot.transform(b[cat].fillna(""))]).tocsr()
-        ga, gb = a[num + cat].copy(), b[num + cat].copy()
-        for c in cat:
-            kinds = pd.Categorical(a[c]).categories
-            ga[c] = pd.Categorical(a[c], categories=kinds)
-            gb[c] = pd.Categorical(b[c], categories=kinds)
-        return sa, sb, ga, gb
+        kinds = {c: pd.Categorical(a[c]).categories for c in cat}
+
+        def sparse(frame):
+            v = frame[num].to_numpy(float)
+            return hstack([bins.transform(np.nan_to_num(v, nan=fill)),
+                           csr_matrix(squash(v) / scale),
+                           onehot.transform(frame[cat].fillna(""))]).tocsr()
+
+        def tabular(frame):
+            g = frame[num + cat].copy()
+            for c in cat:
+                g[c] = pd.Categorical(frame[c], categories=kinds[c])
+            return g
+
+        return sparse(a), sparse(b), tabular(a), tabular(b)
 
     models = {
         "logreg": ([0.01, 0.03, 0.1], False,

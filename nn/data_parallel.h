@@ -81,9 +81,8 @@ struct FactorScratch {
 // Every row gets its samples' contributions in sample order (the same bits as
 // adding sample after sample), row after row, so that a row's gradient is
 // read and written once per call (per scratch.max_ids active ids) however
-// many samples touch it. Threads
-// t = 0 .. T-1 may run concurrently on the same W, B and mark, each with its
-// own scratch.
+// many samples touch it. Threads t = 0 .. T-1 may run concurrently on the
+// same W, B and mark, each with its own scratch.
 void AccumulateFactors(ParamBlock& W, ParamBlock& B,
                        const SampleFactors* samples, size_t count, size_t t,
                        size_t T, std::vector<uint8_t>& mark,

@@ -8,8 +8,8 @@
 
 #include <algorithm>
 #include <cmath>
-#include <random>
 #include <map>
+#include <random>
 #include <sstream>
 
 #include "dist/communicator.h"
@@ -305,12 +305,14 @@ TEST(DataParallel, AccumulateFactorsMatchesSampleBySampleAddition) {
     for (size_t c = 0; c < cols; ++c) W_ref.g[r * W_ref.stride + c] = 1e-3f * float(r + c);
     B_ref.g[r] = 1e-2f * float(r);
   }
-  ParamBlock W = W_ref, B = B_ref;
   const ParamBlock W_start = W_ref, B_start = B_ref;
+  ParamBlock W = W_start, B = B_start;
+  // Rows an earlier call of the batch touched.
+  std::vector<uint8_t> mark_start(rows, 0);
+  for (uint32_t r : {4u, 50u, 51u, 52u}) mark_start[r] = 1;
   // Reference: one axpy per sample and active id, sample after sample.
-  std::vector<uint8_t> mark_ref(rows, 0), mark(rows, 0);
+  std::vector<uint8_t> mark_ref = mark_start, mark = mark_start;
   std::vector<std::vector<uint32_t>> touched_ref(T), touched(T);
-  for (uint32_t r : {4u, 50u, 51u, 52u}) mark_ref[r] = mark[r] = 1;  // earlier call
   const auto axpy = dispatch::Axpy();
   for (size_t t = 0; t < T; ++t) {
     for (size_t i = 0; i < count; ++i) {
@@ -340,11 +342,8 @@ TEST(DataParallel, AccumulateFactorsMatchesSampleBySampleAddition) {
   // The same in chunks of a few samples (at most 30 active ids, or one
   // sample when it alone has more).
   {
-    ParamBlock Wc = W_ref, Bc = B_ref;
-    Wc.g = W_start.g;
-    Bc.g = B_start.g;
-    std::vector<uint8_t> mark_c(rows, 0);
-    for (uint32_t r : {4u, 50u, 51u, 52u}) mark_c[r] = 1;
+    ParamBlock Wc = W_start, Bc = B_start;
+    std::vector<uint8_t> mark_c = mark_start;
     std::vector<std::vector<uint32_t>> touched_c(T);
     std::vector<FactorScratch> small(T);
     for (size_t t = 0; t < T; ++t) {
