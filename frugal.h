@@ -7,8 +7,10 @@
 #include "dispatch/registry.h"  // IWYU pragma: export
 #include "kernels/types.h"      // IWYU pragma: export
 #include "lsh/neuron_index.h"   // IWYU pragma: export
-#include "nn/dataset.h"         // IWYU pragma: export
+#include "comm/communicator.h"  // IWYU pragma: export
+#include "data/dataset.h"       // IWYU pragma: export
+#include "data/synthetic.h"     // IWYU pragma: export
 #include "nn/model.h"           // IWYU pragma: export
 #include "nn/serialize.h"       // IWYU pragma: export
-#include "nn/synthetic.h"       // IWYU pragma: export
-#include "nn/trainer.h"         // IWYU pragma: export
+#include "tasks/classifier.h"   // IWYU pragma: export
+#include "train/trainer.h"      // IWYU pragma: export

@@ -26,13 +26,13 @@
 #include "apps/launch_command.h"
 #include "apps/options.h"
 #include "apps/text_command.h"
-#include "dist/communicator.h"
+#include "comm/communicator.h"
 #include "frugal.h"
-#include "nn/dataset.h"
+#include "data/dataset.h"
 #include "nn/model.h"
 #include "nn/serialize.h"
-#include "nn/synthetic.h"
-#include "nn/trainer.h"
+#include "data/synthetic.h"
+#include "train/trainer.h"
 
 #ifndef FRUGAL_VERSION
 #define FRUGAL_VERSION "unknown"
@@ -348,7 +348,7 @@ std::string DescribeLayers(const nn::Model& model) {
 // FRUGAL_WORLD_SIZE, FRUGAL_RENDEZVOUS and FRUGAL_RUN_ID (as `frugal
 // launch` sets them), overridden by the flags; one process without them.
 struct DataParallel {
-  std::unique_ptr<dist::Communicator> comm;
+  std::unique_ptr<comm::Communicator> comm;
   nn::ExchangePolicy exchange = nn::ExchangePolicy::kAuto;
   double bandwidth = 0;         // bytes/s (TrainConfig::exchange_bandwidth)
   size_t checkpoint_every = 0;  // steps; 0: never
@@ -358,9 +358,9 @@ struct DataParallel {
 // Connects the ranks and replaces `train` by this rank's shard.
 DataParallel ConnectRanks(const Options& o, nn::SparseDataset& train) {
   DataParallel dp;
-  dist::ConnectOptions co;
+  comm::ConnectOptions co;
   try {
-    dist::ApplyEnvironment(&co);
+    comm::ApplyEnvironment(&co);
   } catch (const std::invalid_argument& e) {
     throw UsageError("train", e.what());
   }
@@ -393,7 +393,7 @@ DataParallel ConnectRanks(const Options& o, nn::SparseDataset& train) {
   }
   dp.resume = o.Has("--resume") && ::access(model_path.c_str(), F_OK) == 0;
   try {
-    dp.comm = dist::Connect(co);
+    dp.comm = comm::Connect(co);
   } catch (const std::invalid_argument& e) {
     throw UsageError("train", e.what());
   }
@@ -402,9 +402,9 @@ DataParallel ConnectRanks(const Options& o, nn::SparseDataset& train) {
 }
 
 // Samples and loss summed over the ranks.
-void SumOverRanks(nn::BatchStats& s, dist::Communicator& comm) {
+void SumOverRanks(nn::BatchStats& s, comm::Communicator& comm) {
   double v[2] = {double(s.samples), s.loss_sum};
-  comm.Allreduce(v, 2, dist::ReduceOp::kSum);
+  comm.Allreduce(v, 2, comm::ReduceOp::kSum);
   s.samples = size_t(v[0]);
   s.loss_sum = v[1];
 }

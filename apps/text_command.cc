@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "apps/options.h"
-#include "nn/classifier.h"
+#include "tasks/classifier.h"
 
 namespace frugal::cli {
 

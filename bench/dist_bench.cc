@@ -19,12 +19,12 @@
 #include <string>
 #include <vector>
 
-#include "dist/communicator.h"
+#include "comm/communicator.h"
 #include "kernels/hash_id.h"
-#include "nn/data_parallel.h"
+#include "train/data_parallel.h"
 #include "nn/model.h"
-#include "nn/synthetic.h"
-#include "nn/trainer.h"
+#include "data/synthetic.h"
+#include "train/trainer.h"
 
 namespace {
 
@@ -92,10 +92,10 @@ int Main(int argc, char** argv) {
       return 2;
     }
   }
-  dist::ConnectOptions co;
-  dist::ApplyEnvironment(&co);
+  comm::ConnectOptions co;
+  comm::ApplyEnvironment(&co);
   co.timeout = std::chrono::milliseconds(600000);
-  auto comm = dist::Connect(co);
+  auto comm = comm::Connect(co);
   const int rank = comm->rank(), ranks = comm->size();
   const size_t samples = (st.warmup + st.steps) * st.batch;
 

@@ -6,7 +6,7 @@ exchange gradients with ring collectives (Gloo). Per step
 
   T(n) = C + X(n),  efficiency E(n) = C / T(n),  speed-up n * E(n)
 
-X(n), per layer, is one of the forms nn/data_parallel.cc chooses from:
+X(n), per layer, is one of the forms train/data_parallel.cc chooses from:
   dense:   2 (n-1)/n * D / bw + (n-1) * I / bw
            (ring allreduce of the gradient, D bytes, and the touched-row ids)
   rows:    (n-1) * (P + I) / bw
@@ -64,7 +64,7 @@ SCENARIOS = {
 def exchange_seconds(layers, n, batch, cores, by_time):
     """One step's exchange: (seconds including the factors' accumulation,
     of which accumulation, the forms chosen). Collectives as
-    nn/data_parallel.cc issues them: a count allgather; per layer one
+    train/data_parallel.cc issues them: a count allgather; per layer one
     allgatherv (ids; rows; factors), plus allreduces of the matrix and its
     biases when dense; layer 0's bias row."""
     total, accumulate, forms = 0.0, 0.0, ""

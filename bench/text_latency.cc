@@ -15,7 +15,7 @@
 #include <string_view>
 #include <vector>
 
-#include "nn/classifier.h"
+#include "tasks/classifier.h"
 
 int main(int argc, char** argv) {
   std::string model_path, input;

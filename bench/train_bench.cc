@@ -16,8 +16,8 @@
 #include <string>
 
 #include "nn/model.h"
-#include "nn/synthetic.h"
-#include "nn/trainer.h"
+#include "data/synthetic.h"
+#include "train/trainer.h"
 
 namespace {
 

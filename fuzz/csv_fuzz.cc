@@ -1,5 +1,5 @@
-// Fuzzes the CSV/TSV reader and the featurizer (nn/data/csv.h,
-// nn/data/featurizer.h). The first byte picks the reader options (delimiter,
+// Fuzzes the CSV/TSV reader and the featurizer (data/csv.h,
+// data/featurizer.h). The first byte picks the reader options (delimiter,
 // quoting, header, rest-in-last-column, skipping bad rows, the featurizer's
 // character n-grams); the rest is the file. The reader either delivers
 // records of the file's column count or throws DataError; a featurizer
@@ -13,9 +13,9 @@
 #include <memory>
 #include <string>
 
-#include "nn/data/csv.h"
-#include "nn/data/featurizer.h"
-#include "nn/dataset.h"
+#include "data/csv.h"
+#include "data/featurizer.h"
+#include "data/dataset.h"
 
 namespace {
 

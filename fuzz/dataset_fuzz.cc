@@ -1,4 +1,4 @@
-// Fuzzes the XC / libsvm reader (nn/dataset.h): any input either reads into
+// Fuzzes the XC / libsvm reader (data/dataset.h): any input either reads into
 // a dataset whose every id is within its dimensions, or throws DataError.
 // The first byte picks the format and whether libsvm dimensions are given;
 // the rest is the file.
@@ -7,7 +7,7 @@
 #include <cstdlib>
 
 #include "fuzz/mem_file.h"
-#include "nn/dataset.h"
+#include "data/dataset.h"
 
 namespace {
 

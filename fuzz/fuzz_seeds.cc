@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-#include "nn/dataset.h"
+#include "data/dataset.h"
 #include "nn/model.h"
 #include "nn/serialize.h"
 

@@ -19,7 +19,7 @@
 
 #include "kernels/types.h"
 #include "lsh/neuron_index.h"
-#include "nn/dataset.h"
+#include "data/dataset.h"
 
 namespace frugal::nn {
 

@@ -13,7 +13,7 @@ PACKAGES=(
   zlib1g-dev        # CRC-32 of model files
   libgtest-dev      # unit tests
   libbenchmark-dev  # microbenchmarks
-  libgloo-dev       # dist/: collectives over TCP for data-parallel training
+  libgloo-dev       # comm/: collectives over TCP for data-parallel training
   redis-server      # tests: the RedisStore rendezvous
 )
 PACKAGES+=("$@")

@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "nn/classifier.h"
+#include "tasks/classifier.h"
 
 #ifndef FRUGAL_DATA_DIR
 #define FRUGAL_DATA_DIR "../shared/data"

@@ -29,7 +29,7 @@
 #include <thread>
 #include <vector>
 
-#include "nn/dataset.h"
+#include "data/dataset.h"
 #include "nn/model.h"
 #include "nn/serialize.h"
 

@@ -15,7 +15,7 @@
 
 #include "tests/dist_ranks.h"
 
-namespace frugal::dist {
+namespace frugal::comm {
 namespace {
 
 using testing::MonotonicMs;
@@ -167,4 +167,4 @@ TEST(DataParallelCli, KilledRankIsReportedAndResumeCompletes) {
 }
 
 }  // namespace
-}  // namespace frugal::dist
+}  // namespace frugal::comm

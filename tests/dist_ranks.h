@@ -18,9 +18,9 @@
 #include <thread>
 #include <vector>
 
-#include "dist/communicator.h"
+#include "comm/communicator.h"
 
-namespace frugal::dist::testing {
+namespace frugal::comm::testing {
 
 // CLOCK_MONOTONIC in ms: comparable between the processes of one machine.
 inline double MonotonicMs() {
@@ -144,4 +144,4 @@ class Ranks {
   std::vector<double> exit_ms_;
 };
 
-}  // namespace frugal::dist::testing
+}  // namespace frugal::comm::testing

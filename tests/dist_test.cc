@@ -13,11 +13,11 @@
 #include <cstdlib>
 #include <sstream>
 
-#include "dist/communicator.h"
+#include "comm/communicator.h"
 #include "kernels/hash_id.h"
 #include "tests/dist_ranks.h"
 
-namespace frugal::dist {
+namespace frugal::comm {
 namespace {
 
 using testing::MonotonicMs;
@@ -359,4 +359,4 @@ TEST(GlooCommunicator, RedisRendezvous) {
 }
 
 }  // namespace
-}  // namespace frugal::dist
+}  // namespace frugal::comm

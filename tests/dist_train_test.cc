@@ -12,20 +12,20 @@
 #include <random>
 #include <sstream>
 
-#include "dist/communicator.h"
+#include "comm/communicator.h"
 #include "dispatch/registry.h"
-#include "nn/data_parallel.h"
+#include "train/data_parallel.h"
 #include "nn/model.h"
-#include "nn/synthetic.h"
-#include "nn/trainer.h"
+#include "data/synthetic.h"
+#include "train/trainer.h"
 #include "tests/dist_ranks.h"
 
 namespace frugal::nn {
 namespace {
 
-using dist::testing::RankOptions;
-using dist::testing::Ranks;
-using dist::testing::TempDir;
+using comm::testing::RankOptions;
+using comm::testing::Ranks;
+using comm::testing::TempDir;
 
 SparseDataset Data(size_t count) {
   SyntheticConfig c;
@@ -57,7 +57,7 @@ char FormLetter(ExchangeForm form) { return ExchangeFormName(form)[0]; }
 // forms <a letter per layer> fewer <0 if the output layer went as factors
 // and sent no fewer bytes than rows or dense would have, else 1>" to `out`.
 // bandwidth: TrainConfig::exchange_bandwidth.
-void TrainRank(const ModelConfig& mc, dist::Communicator& comm,
+void TrainRank(const ModelConfig& mc, comm::Communicator& comm,
                ExchangePolicy policy, size_t batch, bool shuffle, size_t epochs,
                std::ostream& out, double bandwidth = 0) {
   const SparseDataset shard = Shard(Data(768), comm.rank(), comm.size());
@@ -75,7 +75,7 @@ void TrainRank(const ModelConfig& mc, dist::Communicator& comm,
   for (size_t e = 0; e < epochs; ++e) {
     trainer.TrainEpoch(shard, epochs * batches, [&](const BatchStats& s) {
       double loss = s.loss_sum;
-      comm.Allreduce(&loss, 1, dist::ReduceOp::kSum);
+      comm.Allreduce(&loss, 1, comm::ReduceOp::kSum);
       std::string forms = "-";  // one rank: no exchange
       int fewer = 1;
       const std::vector<LayerExchange>& x = trainer.last_exchange().layers;
@@ -125,7 +125,7 @@ TEST_P(ReplicasTest, ThreeRanksBitIdenticalAfterEveryStep) {
   TempDir dir;
   constexpr int kSize = 3;
   Ranks ranks(dir.path(), kSize, [&](int r, std::ostream& out) {
-    auto comm = dist::Connect(RankOptions(dir.path(), r, kSize, 20000));
+    auto comm = comm::Connect(RankOptions(dir.path(), r, kSize, 20000));
     TrainRank(DeepConfig(), *comm, GetParam(), 32, true, 2, out);
     return 0;
   });
@@ -179,7 +179,7 @@ StepLog AutoAtBandwidth(double bandwidth) {
   TempDir dir;
   constexpr int kSize = 3;
   Ranks ranks(dir.path(), kSize, [&](int r, std::ostream& out) {
-    auto comm = dist::Connect(RankOptions(dir.path(), r, kSize, 20000));
+    auto comm = comm::Connect(RankOptions(dir.path(), r, kSize, 20000));
     TrainRank(DeepConfig(), *comm, ExchangePolicy::kAuto, 32, true, 1, out,
               bandwidth);
     return 0;
@@ -209,7 +209,7 @@ TEST(DataParallel, AutoWithBandwidthWeighsTheFactorsAccumulation) {
 
 // One step of `batch` samples (rows 0 .. batch-1 of `data`) from the initial
 // weights; writes "hash <layers >= 1> <all layers>".
-void OneStep(const ModelConfig& mc, dist::Communicator* comm,
+void OneStep(const ModelConfig& mc, comm::Communicator* comm,
              ExchangePolicy policy, const SparseDataset& data, size_t batch,
              size_t threads, std::ostream& out) {
   Model model(mc);
@@ -252,7 +252,7 @@ TEST(DataParallel, FactorsEqualOneProcessOnTheConcatenatedBatch) {
   ASSERT_EQ(one.Wait(60)[0], 0) << one.Output(0);
   TempDir dir;
   Ranks three(dir.path(), kSize, [&](int r, std::ostream& out) {
-    auto comm = dist::Connect(RankOptions(dir.path(), r, kSize, 20000));
+    auto comm = comm::Connect(RankOptions(dir.path(), r, kSize, 20000));
     OneStep(DeepConfig(), comm.get(), ExchangePolicy::kFactors,
             Shard(data, r, kSize), kBatch, 2, out);
     return 0;
@@ -409,13 +409,13 @@ void ExpectTracks(const ModelConfig& mc, double tolerance) {
   constexpr size_t kEpochs = 4;
   TempDir one_dir;
   Ranks one(one_dir.path(), 1, [&](int, std::ostream& out) {
-    auto comm = dist::MakeLocalCommunicator();
+    auto comm = comm::MakeLocalCommunicator();
     TrainRank(mc, *comm, ExchangePolicy::kAuto, 48, false, kEpochs, out);
     return 0;
   });
   ASSERT_EQ(one.Wait(120)[0], 0) << one.Output(0);
   Ranks three(dir.path(), kSize, [&](int r, std::ostream& out) {
-    auto comm = dist::Connect(RankOptions(dir.path(), r, kSize, 20000));
+    auto comm = comm::Connect(RankOptions(dir.path(), r, kSize, 20000));
     TrainRank(mc, *comm, ExchangePolicy::kAuto, 16, false, kEpochs, out);
     return 0;
   });

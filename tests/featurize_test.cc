@@ -12,8 +12,8 @@
 #include <string>
 #include <vector>
 
-#include "nn/data/csv.h"
-#include "nn/data/featurizer.h"
+#include "data/csv.h"
+#include "data/featurizer.h"
 
 namespace frugal::nn {
 namespace {

@@ -25,9 +25,9 @@
 #include <vector>
 
 #include "dispatch/registry.h"
-#include "nn/dataset.h"
+#include "data/dataset.h"
 #include "nn/model.h"
-#include "nn/trainer.h"
+#include "train/trainer.h"
 #include "test_util.h"
 
 namespace frugal {

@@ -15,9 +15,9 @@
 #include <vector>
 
 #include "lsh/hash_family.h"
-#include "nn/data/csv.h"
-#include "nn/data/featurizer.h"
-#include "nn/dataset.h"
+#include "data/csv.h"
+#include "data/featurizer.h"
+#include "data/dataset.h"
 #include "nn/model.h"
 #include "nn/serialize.h"
 

@@ -13,11 +13,11 @@
 #include <string>
 #include <vector>
 
-#include "nn/dataset.h"
+#include "data/dataset.h"
 #include "nn/model.h"
 #include "nn/serialize.h"
-#include "nn/synthetic.h"
-#include "nn/trainer.h"
+#include "data/synthetic.h"
+#include "train/trainer.h"
 #include "test_util.h"
 
 #ifndef FRUGAL_DATA_DIR

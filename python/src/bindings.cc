@@ -20,13 +20,13 @@
 #include <string_view>
 #include <vector>
 
-#include "dist/communicator.h"
-#include "nn/classifier.h"
-#include "nn/data_parallel.h"
-#include "nn/dataset.h"
+#include "comm/communicator.h"
+#include "tasks/classifier.h"
+#include "train/data_parallel.h"
+#include "data/dataset.h"
 #include "nn/model.h"
 #include "nn/serialize.h"
-#include "nn/trainer.h"
+#include "train/trainer.h"
 
 namespace py = pybind11;
 
@@ -186,7 +186,7 @@ class PyModel {
   py::list Train(const nn::SparseDataset& data, size_t epochs,
                  size_t batch_size, float lr, float weight_decay,
                  const std::string& schedule, size_t threads, uint64_t seed,
-                 dist::Communicator* comm, const std::string& exchange,
+                 comm::Communicator* comm, const std::string& exchange,
                  double exchange_gbit) {
     nn::TrainConfig tc;
     tc.exchange = nn::ParseExchangePolicy(exchange);
@@ -388,7 +388,7 @@ PYBIND11_MODULE(_frugal, m) {
   py::register_exception<nn::FieldError>(m, "FieldError", PyExc_ValueError);
   py::register_exception<nn::ModelFileError>(m, "ModelFileError",
                                              PyExc_OSError);
-  py::register_exception<dist::CommError>(m, "CommError", PyExc_RuntimeError);
+  py::register_exception<comm::CommError>(m, "CommError", PyExc_RuntimeError);
 
   py::class_<nn::SparseDataset>(m, "Dataset")
       .def_property_readonly("size", &nn::SparseDataset::size)
@@ -427,18 +427,18 @@ PYBIND11_MODULE(_frugal, m) {
         py::arg("values"), py::arg("label_ptr"), py::arg("label_ids"),
         py::arg("num_features"), py::arg("num_labels"));
 
-  py::class_<dist::Communicator>(m, "Communicator")
-      .def_property_readonly("rank", &dist::Communicator::rank)
-      .def_property_readonly("size", &dist::Communicator::size)
+  py::class_<comm::Communicator>(m, "Communicator")
+      .def_property_readonly("rank", &comm::Communicator::rank)
+      .def_property_readonly("size", &comm::Communicator::size)
       .def("barrier",
-           [](dist::Communicator& c) {
+           [](comm::Communicator& c) {
              py::gil_scoped_release release;
              c.Barrier();
            })
-      .def("allreduce_sum", [](dist::Communicator& c, Array<double> a) {
+      .def("allreduce_sum", [](comm::Communicator& c, Array<double> a) {
         {
           py::gil_scoped_release release;
-          c.Allreduce(a.mutable_data(), size_t(a.size()), dist::ReduceOp::kSum);
+          c.Allreduce(a.mutable_data(), size_t(a.size()), comm::ReduceOp::kSum);
         }
         return a;
       });
@@ -447,7 +447,7 @@ PYBIND11_MODULE(_frugal, m) {
       [](int rank, int size, const std::string& rendezvous,
          const std::string& run_id, const std::string& hostname,
          double timeout_s) {
-        dist::ConnectOptions o;
+        comm::ConnectOptions o;
         o.rank = rank;
         o.size = size;
         o.rendezvous = rendezvous;
@@ -455,7 +455,7 @@ PYBIND11_MODULE(_frugal, m) {
         o.hostname = hostname;
         o.timeout = std::chrono::milliseconds(int64_t(timeout_s * 1000));
         py::gil_scoped_release release;
-        return dist::Connect(o);
+        return comm::Connect(o);
       },
       py::arg("rank"), py::arg("size"), py::arg("rendezvous"),
       py::arg("run_id") = "frugal", py::arg("hostname") = "127.0.0.1",

@@ -29,8 +29,8 @@
 #include <utility>
 #include <vector>
 
-#include "nn/data/csv.h"
-#include "nn/dataset.h"
+#include "data/csv.h"
+#include "data/dataset.h"
 
 namespace frugal::nn {
 

@@ -1,5 +1,5 @@
 // Data-parallel training: the pieces the Trainer and the CLI use when a
-// dist::Communicator joins several ranks.
+// comm::Communicator joins several ranks.
 //
 // Every rank holds a full replica of the model and trains on its own shard
 // of the data. After each batch's gradient accumulation (the Trainer's
@@ -15,8 +15,8 @@
 #include <string>
 #include <vector>
 
-#include "dist/communicator.h"
-#include "nn/dataset.h"
+#include "comm/communicator.h"
+#include "data/dataset.h"
 #include "nn/model.h"
 
 namespace frugal::nn {
@@ -125,8 +125,8 @@ struct ExchangeStats {
 // as one process would accumulate the concatenated batch. Runs the factors'
 // accumulation on T threads of the calling task arena. Every rank must call
 // it for every batch with the same model shape, policy and thread count.
-// Throws dist::CommError when a rank fails.
-void ExchangeGradients(Model& model, dist::Communicator& comm,
+// Throws comm::CommError when a rank fails.
+void ExchangeGradients(Model& model, comm::Communicator& comm,
                        const ExchangeOptions& options,
                        const std::vector<double>& accumulate_s,
                        const std::vector<std::vector<SampleFactors>>& factors,
@@ -147,6 +147,6 @@ uint64_t WeightsHash(const Model& model, size_t first_layer = 0);
 
 // Throws std::runtime_error naming the ranks whose WeightsHash differs from
 // rank 0's. A collective: every rank calls it.
-void CheckReplicasIdentical(const Model& model, dist::Communicator& comm);
+void CheckReplicasIdentical(const Model& model, comm::Communicator& comm);
 
 }  // namespace frugal::nn

@@ -1,4 +1,4 @@
-#include "nn/dataset.h"
+#include "data/dataset.h"
 
 #include <cerrno>
 #include <cmath>

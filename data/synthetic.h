@@ -18,7 +18,7 @@
 #include <cstdint>
 #include <string>
 
-#include "nn/dataset.h"
+#include "data/dataset.h"
 
 namespace frugal::nn {
 

@@ -1,4 +1,4 @@
-#include "nn/synthetic.h"
+#include "data/synthetic.h"
 
 #include <algorithm>
 #include <cmath>

@@ -1,4 +1,4 @@
-#include "nn/classifier.h"
+#include "tasks/classifier.h"
 
 #include <algorithm>
 #include <chrono>
@@ -8,7 +8,7 @@
 #include <stdexcept>
 
 #include "kernels/hash_id.h"
-#include "nn/trainer.h"
+#include "train/trainer.h"
 
 namespace frugal::nn {
 namespace {

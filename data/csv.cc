@@ -1,4 +1,4 @@
-#include "nn/data/csv.h"
+#include "data/csv.h"
 
 #include <algorithm>
 #include <cerrno>

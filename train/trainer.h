@@ -19,9 +19,9 @@
 #include <string>
 #include <vector>
 
-#include "dist/communicator.h"
-#include "nn/data_parallel.h"
-#include "nn/dataset.h"
+#include "comm/communicator.h"
+#include "train/data_parallel.h"
+#include "data/dataset.h"
 #include "nn/model.h"
 
 namespace frugal::nn {
@@ -47,7 +47,7 @@ struct TrainConfig {
   bool shared_padding = true;
   // Data-parallel training: every batch's gradients are summed over comm's
   // ranks before Adam. nullptr or a size-1 communicator: one process.
-  dist::Communicator* comm = nullptr;
+  comm::Communicator* comm = nullptr;
   ExchangePolicy exchange = ExchangePolicy::kAuto;
   // Bytes per second of a rank's link, for kAuto (ExchangeOptions::bandwidth);
   // 0: auto picks the fewest bytes.
@@ -156,6 +156,6 @@ EvalResult Evaluate(const Model& model, const SparseDataset& data, bool exact,
 // evaluates its shard of `data`, the figures are combined; every rank gets
 // the result. A collective.
 EvalResult EvaluateRanks(const Model& model, const SparseDataset& data,
-                         bool exact, size_t threads, dist::Communicator& comm);
+                         bool exact, size_t threads, comm::Communicator& comm);
 
 }  // namespace frugal::nn

@@ -8,7 +8,7 @@
 // cut link, or a peer that stopped answering never makes a call hang. After a
 // CommError the communicator is unusable; connect a new one (a new attempt).
 //
-// dist/ sits below nn/: it knows nothing about models.
+// comm/ sits below data/ and nn/: it knows nothing about models.
 #pragma once
 
 #include <chrono>
@@ -21,7 +21,7 @@
 #include <type_traits>
 #include <vector>
 
-namespace frugal::dist {
+namespace frugal::comm {
 
 // A collective or the rendezvous failed. ranks() names the peers involved
 // when they are known (a closed connection, a peer that did not arrive);
@@ -152,4 +152,4 @@ std::unique_ptr<Communicator> MakeLocalCommunicator();
 // std::invalid_argument naming the variable when one is malformed.
 void ApplyEnvironment(ConnectOptions* options);
 
-}  // namespace frugal::dist
+}  // namespace frugal::comm

@@ -19,7 +19,7 @@
 #include <utility>
 #include <vector>
 
-#include "nn/dataset.h"
+#include "data/dataset.h"
 
 namespace frugal::nn {
 

@@ -1,4 +1,4 @@
-#include "nn/trainer.h"
+#include "train/trainer.h"
 
 #include <tbb/blocked_range.h>
 #include <tbb/enumerable_thread_specific.h>

@@ -1,11 +1,11 @@
-// Communicator over Gloo's TCP transport (internal to dist/).
+// Communicator over Gloo's TCP transport (internal to comm/).
 #pragma once
 
 #include <memory>
 
-#include "dist/communicator.h"
+#include "comm/communicator.h"
 
-namespace frugal::dist {
+namespace frugal::comm {
 
 // Rendezvous through options.rendezvous ("file:///dir" or
 // "redis://host[:port]") under the key prefix options.run_id, then a full
@@ -15,4 +15,4 @@ namespace frugal::dist {
 // to a dead peer would otherwise kill the process).
 std::unique_ptr<Communicator> ConnectGloo(const ConnectOptions& options);
 
-}  // namespace frugal::dist
+}  // namespace frugal::comm

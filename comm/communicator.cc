@@ -1,13 +1,13 @@
-#include "dist/communicator.h"
+#include "comm/communicator.h"
 
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <utility>
 
-#include "dist/gloo_communicator.h"
+#include "comm/gloo_communicator.h"
 
-namespace frugal::dist {
+namespace frugal::comm {
 
 CommError::CommError(const std::string& message, std::vector<int> ranks)
     : std::runtime_error(message), ranks_(std::move(ranks)) {}
@@ -107,4 +107,4 @@ std::unique_ptr<Communicator> Connect(const ConnectOptions& options) {
   return ConnectGloo(options);
 }
 
-}  // namespace frugal::dist
+}  // namespace frugal::comm

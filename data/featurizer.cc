@@ -1,4 +1,4 @@
-#include "nn/data/featurizer.h"
+#include "data/featurizer.h"
 
 #include <algorithm>
 #include <cctype>

@@ -1,4 +1,4 @@
-#include "dist/gloo_communicator.h"
+#include "comm/gloo_communicator.h"
 
 #include <algorithm>
 #include <filesystem>
@@ -23,7 +23,7 @@
 #include <gloo/rendezvous/redis_store.h>
 #include <gloo/transport/tcp/device.h>
 
-namespace frugal::dist {
+namespace frugal::comm {
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -418,4 +418,4 @@ std::unique_ptr<Communicator> ConnectGloo(const ConnectOptions& options) {
   return std::make_unique<GlooCommunicator>(options);
 }
 
-}  // namespace frugal::dist
+}  // namespace frugal::comm

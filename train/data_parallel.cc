@@ -1,4 +1,4 @@
-#include "nn/data_parallel.h"
+#include "train/data_parallel.h"
 
 #include <tbb/parallel_for.h>
 
@@ -10,7 +10,7 @@
 #include <string>
 
 #include "dispatch/registry.h"
-#include "nn/trainer.h"
+#include "train/trainer.h"
 
 namespace frugal::nn {
 
@@ -175,7 +175,7 @@ size_t FactorBytes(uint64_t samples, uint64_t active, size_t cols) {
 
 // Layer l >= 1 as factors: gathers every rank's samples and rebuilds the
 // gradient rows from zero in rank order on T threads.
-void ExchangeFactors(const LayerView& v, dist::Communicator& comm,
+void ExchangeFactors(const LayerView& v, comm::Communicator& comm,
                      const std::vector<SampleFactors>& mine,
                      const std::vector<size_t>& block, std::vector<uint8_t>& mark,
                      std::vector<std::vector<uint32_t>>& touched,
@@ -249,7 +249,7 @@ void ExchangeFactors(const LayerView& v, dist::Communicator& comm,
 //  - factors: one allgatherv of every sample's factors;
 // and layer 0's bias row by allreduce. Every rank computes the same choice
 // from the same counts.
-void ExchangeGradients(Model& model, dist::Communicator& comm,
+void ExchangeGradients(Model& model, comm::Communicator& comm,
                        const ExchangeOptions& options,
                        const std::vector<double>& accumulate_s,
                        const std::vector<std::vector<SampleFactors>>& factors,
@@ -402,14 +402,14 @@ void ExchangeGradients(Model& model, dist::Communicator& comm,
         }
       }
     } else {
-      comm.Allreduce(W.g.data(), W.g.size(), dist::ReduceOp::kSum);
-      if (v.row_bias) comm.Allreduce(B.g.data(), B.g.size(), dist::ReduceOp::kSum);
+      comm.Allreduce(W.g.data(), W.g.size(), comm::ReduceOp::kSum);
+      if (v.row_bias) comm.Allreduce(B.g.data(), B.g.size(), comm::ReduceOp::kSum);
     }
     const size_t T = touched[l].size();
     for (auto& list : touched[l]) list.clear();
     for (uint32_t r : uni) touched[l][r % T].push_back(r);
     if (l == 0) {  // layer 0's bias is one dense row
-      comm.Allreduce(B.g.data(), B.g.size(), dist::ReduceOp::kSum);
+      comm.Allreduce(B.g.data(), B.g.size(), comm::ReduceOp::kSum);
       out.dense_bytes += RingAllreduceBytes(B.g.size() * sizeof(float), n);
     }
     charge();
@@ -448,7 +448,7 @@ uint64_t WeightsHash(const Model& model, size_t first_layer) {
   return h;
 }
 
-void CheckReplicasIdentical(const Model& model, dist::Communicator& comm) {
+void CheckReplicasIdentical(const Model& model, comm::Communicator& comm) {
   const uint64_t h = WeightsHash(model);
   const std::vector<uint64_t> all = comm.Allgatherv(std::vector<uint64_t>{h});
   std::string differ;
@@ -466,7 +466,7 @@ void CheckReplicasIdentical(const Model& model, dist::Communicator& comm) {
 namespace frugal::nn {
 
 EvalResult EvaluateRanks(const Model& model, const SparseDataset& data,
-                         bool exact, size_t threads, dist::Communicator& comm) {
+                         bool exact, size_t threads, comm::Communicator& comm) {
   if (comm.size() == 1) return Evaluate(model, data, exact, threads);
   const EvalResult mine = Evaluate(
       model, Shard(data, comm.rank(), comm.size(), false), exact, threads);
@@ -474,9 +474,9 @@ EvalResult EvaluateRanks(const Model& model, const SparseDataset& data,
   const double n = double(mine.samples);
   double sums[7] = {mine.p_at[1] * n, mine.p_at[2] * n, mine.p_at[3] * n,
                     mine.p_at[4] * n, mine.p_at[5] * n, mine.recall_at5 * n, n};
-  comm.Allreduce(sums, 7, dist::ReduceOp::kSum);
+  comm.Allreduce(sums, 7, comm::ReduceOp::kSum);
   double seconds = mine.seconds;
-  comm.Allreduce(&seconds, 1, dist::ReduceOp::kMax);
+  comm.Allreduce(&seconds, 1, comm::ReduceOp::kMax);
   EvalResult all;
   all.samples = size_t(sums[6]);
   const double total = std::max(1.0, sums[6]);

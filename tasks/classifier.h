@@ -13,9 +13,9 @@
 #include <string_view>
 #include <vector>
 
-#include "nn/data/csv.h"
-#include "nn/data/featurizer.h"
-#include "nn/dataset.h"
+#include "data/csv.h"
+#include "data/featurizer.h"
+#include "data/dataset.h"
 #include "nn/model.h"
 #include "nn/serialize.h"
 
