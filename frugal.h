@@ -8,9 +8,11 @@
 #include "kernels/types.h"      // IWYU pragma: export
 #include "lsh/neuron_index.h"   // IWYU pragma: export
 #include "comm/communicator.h"  // IWYU pragma: export
+#include "data/batch_source.h"  // IWYU pragma: export
 #include "data/dataset.h"       // IWYU pragma: export
 #include "data/synthetic.h"     // IWYU pragma: export
 #include "nn/model.h"           // IWYU pragma: export
 #include "nn/serialize.h"       // IWYU pragma: export
 #include "tasks/classifier.h"   // IWYU pragma: export
+#include "train/fit.h"          // IWYU pragma: export
 #include "train/trainer.h"      // IWYU pragma: export

@@ -11,6 +11,7 @@
 #include <exception>
 #include <iostream>
 #include <sstream>
+#include <thread>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -32,6 +33,8 @@
 #include "nn/model.h"
 #include "nn/serialize.h"
 #include "data/synthetic.h"
+#include "data/batch_source.h"
+#include "train/fit.h"
 #include "train/trainer.h"
 
 #ifndef FRUGAL_VERSION
@@ -344,7 +347,7 @@ std::string DescribeLayers(const nn::Model& model) {
   return out;
 }
 
-// Data-parallel training (nn/data_parallel.h): the ranks, from FRUGAL_RANK,
+// Data-parallel training (train/data_parallel.h): the ranks, from FRUGAL_RANK,
 // FRUGAL_WORLD_SIZE, FRUGAL_RENDEZVOUS and FRUGAL_RUN_ID (as `frugal
 // launch` sets them), overridden by the flags; one process without them.
 struct DataParallel {
@@ -355,8 +358,7 @@ struct DataParallel {
   bool resume = false;          // --resume and the --model file exists
 };
 
-// Connects the ranks and replaces `train` by this rank's shard.
-DataParallel ConnectRanks(const Options& o, nn::SparseDataset& train) {
+DataParallel ConnectRanks(const Options& o) {
   DataParallel dp;
   comm::ConnectOptions co;
   try {
@@ -397,30 +399,62 @@ DataParallel ConnectRanks(const Options& o, nn::SparseDataset& train) {
   } catch (const std::invalid_argument& e) {
     throw UsageError("train", e.what());
   }
-  if (dp.comm->size() > 1) train = nn::Shard(train, dp.comm->rank(), dp.comm->size());
   return dp;
 }
 
-// Samples and loss summed over the ranks.
-void SumOverRanks(nn::BatchStats& s, comm::Communicator& comm) {
-  double v[2] = {double(s.samples), s.loss_sum};
-  comm.Allreduce(v, 2, comm::ReduceOp::kSum);
-  s.samples = size_t(v[0]);
-  s.loss_sum = v[1];
+// Training input: the whole file in memory, or (--stream, or files above
+// kStreamAbove bytes in all) streamed with a bounded shuffle buffer, each
+// rank reading only its byte range.
+constexpr uint64_t kStreamAbove = uint64_t{1} << 30;
+
+struct TrainInput {
+  std::unique_ptr<nn::SparseDataset> data;  // in memory
+  std::unique_ptr<nn::BatchSource> source;
+  nn::StreamingSource* stream = nullptr;    // source, when streaming
+};
+
+TrainInput OpenTrainInput(const Options& o, const nn::ReadOptions& ro,
+                          uint64_t seed, const comm::Communicator& comm) {
+  TrainInput in;
+  const std::vector<std::string> paths = nn::ExpandPaths(o.Required("--train"));
+  uint64_t bytes = 0;
+  for (const std::string& p : paths) bytes += nn::LineReader::FileSize(p);
+  const bool stream = o.Has("--stream") || bytes > kStreamAbove || paths.size() > 1;
+  if (!stream) {
+    in.data = std::make_unique<nn::SparseDataset>(nn::ReadSparseFile(paths[0], ro));
+    in.source = std::make_unique<nn::InMemorySource>(*in.data, seed, true,
+                                                     comm.rank(), comm.size());
+    return in;
+  }
+  nn::StreamOptions so;
+  so.read = ro;
+  so.seed = seed;
+  so.rank = comm.rank();
+  so.world = comm.size();
+  so.shuffle_rows = o.Size("--shuffle-buffer", so.shuffle_rows);
+  auto s = std::make_unique<nn::StreamingSource>(paths, so);
+  in.stream = s.get();
+  in.source = std::move(s);
+  return in;
 }
 
 int RunTrain(const Args& args) {
   const Options o("train", args,
                   {"--train", "--test", "--format", "--hidden", "--epochs",
-                   "--batch", "--lr", "--weight-decay", "--threads",
-                   "--sparsity", "--loss", "--model", "--seed", "--schedule",
-                   "--world-size", "--rank", "--rendezvous", "--run-id",
-                   "--comm-timeout", "--comm-address", "--comm-iface",
-                   "--checkpoint-every", "--exchange", "--exchange-bandwidth"},
+                   "--total-epochs", "--batch", "--lr", "--weight-decay",
+                   "--threads", "--sparsity", "--loss", "--model", "--seed",
+                   "--schedule", "--world-size", "--rank", "--rendezvous",
+                   "--run-id", "--comm-timeout", "--comm-address",
+                   "--comm-iface", "--checkpoint-every", "--exchange",
+                   "--exchange-bandwidth", "--shuffle-buffer"},
                   {"--json", "--no-progress", "--exact-eval",
-                   "--checkpoint-every-epoch", "--resume"});
+                   "--checkpoint-every-epoch", "--resume", "--stream"});
   const nn::ReadOptions ro = ReadOptionsFor(o, "train");
-  nn::SparseDataset train = nn::ReadSparseFile(o.Required("--train"), ro);
+  const DataParallel dp = ConnectRanks(o);
+  const bool leader = dp.comm->rank() == 0;
+  const uint64_t seed = o.Size("--seed", 1);
+  TrainInput input = OpenTrainInput(o, ro, seed, *dp.comm);
+  nn::BatchSource& train = *input.source;
   std::unique_ptr<nn::SparseDataset> test;
   if (o.Has("--test")) {
     test = std::make_unique<nn::SparseDataset>(
@@ -440,7 +474,7 @@ int RunTrain(const Args& args) {
       features, labels, hidden.empty() ? 0 : hidden.back().width, sparsity);
   mc.layers.erase(mc.layers.begin(), mc.layers.end() - 1);
   mc.layers.insert(mc.layers.begin(), hidden.begin(), hidden.end());
-  mc.seed = o.Size("--seed", 1);
+  mc.seed = seed;
   const std::string loss = o.Str("--loss", "softmax");
   if (loss != "softmax" && loss != "sigmoid") {
     throw UsageError("train", "--loss must be softmax or sigmoid");
@@ -451,96 +485,83 @@ int RunTrain(const Args& args) {
   tc.lr = o.Float("--lr", 1e-3f);
   tc.weight_decay = o.Float("--weight-decay", 0.0f);
   tc.threads = o.Size("--threads", 0);
-  tc.seed = mc.seed;
-  try {
-    tc.schedule = nn::ParseLrSchedule(o.Str("--schedule", "linear"));
-  } catch (const std::invalid_argument& e) {
-    throw UsageError("train", std::string("--schedule: ") + e.what());
-  }
-  const size_t epochs = o.Size("--epochs", 5);
-  const bool json = o.Has("--json");
-  const bool exact_eval = o.Has("--exact-eval");
-  const std::string model_path = o.Str("--model");
-
-  const DataParallel dp = ConnectRanks(o, train);
-  const bool leader = dp.comm->rank() == 0;
   tc.comm = dp.comm.get();
   tc.exchange = dp.exchange;
   tc.exchange_bandwidth = dp.bandwidth;
+  nn::FitConfig fc;
+  try {
+    fc.schedule = nn::ParseLrSchedule(o.Str("--schedule", "linear"));
+  } catch (const std::invalid_argument& e) {
+    throw UsageError("train", std::string("--schedule: ") + e.what());
+  }
+  fc.epochs = o.Size("--epochs", 5);
+  fc.total_epochs = o.Size("--total-epochs", 0);
+  const bool json = o.Has("--json");
+  const bool exact_eval = o.Has("--exact-eval");
+  const std::string model_path = o.Str("--model");
+  fc.checkpoint_path = model_path;
+  fc.checkpoint_every = dp.checkpoint_every;
+  fc.checkpoint_each_epoch = !model_path.empty() && o.Has("--checkpoint-every-epoch");
+
   const std::unique_ptr<nn::Model> model_ptr =
       dp.resume ? nn::LoadModel(model_path) : std::make_unique<nn::Model>(mc);
   nn::Model& model = *model_ptr;
-  nn::Trainer trainer(model, tc);
   nn::CheckReplicasIdentical(model, *dp.comm);
+  const size_t threads = tc.threads ? tc.threads : size_t(std::thread::hardware_concurrency());
   if (!json && leader) {
-    std::printf("training: %zu samples, %zu features, %zu labels; layers %s; "
-                "%zu threads\n",
-                train.size(), features, labels, DescribeLayers(model).c_str(),
-                trainer.threads());
+    std::printf("training: %s%zu features, %zu labels; layers %s; %zu threads\n",
+                input.data ? (std::to_string(input.data->size()) + " samples, ").c_str()
+                           : "streamed, ",
+                features, labels, DescribeLayers(model).c_str(), threads);
   }
-  const size_t batches =
-      std::max<size_t>(1, (train.size() + tc.batch_size - 1) / tc.batch_size);
+  const nn::FitState start = nn::FitState::Of(model);
+  if (dp.resume && leader && !json) {
+    std::printf("resuming from %s at step %llu (epoch %llu)\n", model_path.c_str(),
+                static_cast<unsigned long long>(model.step()),
+                static_cast<unsigned long long>(start.epochs_done + 1));
+  }
   Progress progress(!o.Has("--no-progress") && !json && leader);
+  nn::FitCallbacks callbacks;
+  callbacks.on_batch = [&](const nn::BatchProgress& b) {
+    const size_t total = b.size_hint ? b.size_hint : 1000;
+    const size_t done = b.size_hint ? std::min(b.samples, total)
+                                    : size_t(b.progress * double(total));
+    progress.Update(b.epoch, b.epochs, done, total, b.loss, b.seconds);
+  };
+  nn::BatchStats run;
   double train_seconds = 0;
   size_t trained = 0;
-  // Resuming: continue after the checkpoint's last step.
-  const size_t first_epoch = model.step() / batches + 1;
-  trainer.SkipEpochs(train.size(), first_epoch - 1);
-  if (dp.resume && leader && !json) {
-    std::printf("resuming from %s at step %llu (epoch %zu)\n", model_path.c_str(),
-                static_cast<unsigned long long>(model.step()), first_epoch);
-  }
-  nn::BatchStats run;
-  for (size_t epoch = first_epoch; epoch <= epochs; ++epoch) {
-    const auto start = std::chrono::steady_clock::now();
-    size_t done = 0;
-    double loss_sum = 0;
-    nn::BatchStats s = trainer.TrainEpoch(
-        train, epochs * batches, [&](const nn::BatchStats& b) {
-          if (dp.checkpoint_every && model.step() % dp.checkpoint_every == 0 &&
-              leader) {
-            nn::SaveModel(model, model_path, nn::kWithOptimizerState);
-          }
-          done += b.samples;
-          loss_sum += b.loss_sum;
-          progress.Update(epoch, epochs, done, train.size(),
-                          loss_sum / double(std::max<size_t>(done, 1)),
-                          std::chrono::duration<double>(
-                              std::chrono::steady_clock::now() - start)
-                              .count());
-        }, epoch == first_epoch ? model.step() % batches : 0);
-    run.Add(s);
-    SumOverRanks(s, *dp.comm);
-    const double seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
-            .count();
-    train_seconds += seconds;
-    trained += s.samples;
+  callbacks.on_epoch = [&](const nn::EpochReport& r) {
+    train_seconds += r.seconds;
+    trained += r.stats.samples;
     nn::EvalResult e;
     if (test) e = nn::EvaluateRanks(model, *test, exact_eval, tc.threads, *dp.comm);
-    if (!model_path.empty() && o.Has("--checkpoint-every-epoch") && leader) {
-      nn::SaveModel(model, model_path, nn::kWithOptimizerState);
-    }
-    if (!leader) {
-    } else if (json) {
+    if (!leader) return;
+    const double rate = double(r.stats.samples) / std::max(r.seconds, 1e-9);
+    if (json) {
       std::printf("{\"epoch\": %zu, \"samples\": %zu, \"loss\": %.6f, "
-                  "\"seconds\": %.3f, \"samples_per_s\": %.1f",
-                  epoch, s.samples, s.loss_sum / double(std::max<size_t>(s.samples, 1)),
-                  seconds, double(s.samples) / seconds);
+                  "\"seconds\": %.3f, \"samples_per_s\": %.1f, \"lr\": %.6g",
+                  r.epoch, r.stats.samples, r.mean_loss(), r.seconds, rate,
+                  double(r.lr));
+      if (input.stream) {
+        std::printf(", \"bytes_read\": %llu",
+                    static_cast<unsigned long long>(input.stream->bytes_read()));
+      }
       if (test) {
-        std::printf(", \"p_at_1\": %.6f, \"p_at_3\": %.6f, \"p_at_5\": %.6f, "
-                    "\"eval_samples_per_s\": %.1f",
-                    e.p_at[1], e.p_at[3], e.p_at[5],
+        std::printf(", \"p@1\": %.6f, \"p@3\": %.6f, \"p@5\": %.6f, "
+                    "\"r@5\": %.6f, \"eval_samples_per_s\": %.1f",
+                    e.p_at[1], e.p_at[3], e.p_at[5], e.recall_at5,
                     double(e.samples) / std::max(e.seconds, 1e-9));
       }
       std::printf("}\n");
       std::fflush(stdout);
     } else if (test) {
       std::printf("epoch %zu: loss %.4f, %.0f samples/s; test P@1 %.4f P@5 %.4f\n",
-                  epoch, s.loss_sum / double(std::max<size_t>(s.samples, 1)),
-                  double(s.samples) / seconds, e.p_at[1], e.p_at[5]);
+                  r.epoch, r.mean_loss(), rate, e.p_at[1], e.p_at[5]);
     }
-  }
+  };
+  const nn::FitResult fit = nn::Fit(model, train, tc, fc, callbacks);
+  run = fit.stats;
   nn::CheckReplicasIdentical(model, *dp.comm);
   if (!json && leader && dp.comm->size() > 1) {
     std::printf("%d ranks; gradient exchange %.2f s, %.1f MB sent by rank 0 "
@@ -548,16 +569,21 @@ int RunTrain(const Args& args) {
                 dp.comm->size(), run.exchange_s, double(run.exchange_bytes) / 1e6,
                 double(run.exchange_dense_bytes) / 1e6);
   }
+  if (!json && leader && input.stream) {
+    std::printf("streamed: read %.1f MB of this rank's %.1f MB range\n",
+                double(input.stream->bytes_read()) / 1e6,
+                double(input.stream->range_bytes()) / 1e6);
+  }
   nn::EvalResult final_eval;
   if (!json && test) {
     final_eval = nn::EvaluateRanks(model, *test, exact_eval, tc.threads, *dp.comm);
   }
-  if (!json && leader) {
+  if (!json && leader && train_seconds > 0) {
     std::printf("trained %zu samples in %.2f s: %.0f samples/s (%.0f per core)\n",
                 trained, train_seconds, double(trained) / train_seconds,
-                double(trained) / train_seconds / double(trainer.threads()));
-    if (test) PrintEval(exact_eval ? "test (exact)" : "test", final_eval);
+                double(trained) / train_seconds / double(threads));
   }
+  if (!json && leader && test) PrintEval(exact_eval ? "test (exact)" : "test", final_eval);
   if (!model_path.empty() && leader) {
     nn::SaveModel(model, model_path, nn::kWithOptimizerState);
     if (!json) std::printf("saved %s\n", model_path.c_str());
@@ -584,8 +610,8 @@ int RunEval(const Args& args) {
   const nn::EvalResult e =
       nn::Evaluate(*model, test, o.Has("--exact"), o.Size("--threads", 0));
   if (o.Has("--json")) {
-    std::printf("{\"samples\": %zu, \"p_at_1\": %.6f, \"p_at_3\": %.6f, "
-                "\"p_at_5\": %.6f, \"recall_at_5\": %.6f, \"samples_per_s\": %.1f}\n",
+    std::printf("{\"samples\": %zu, \"p@1\": %.6f, \"p@3\": %.6f, "
+                "\"p@5\": %.6f, \"r@5\": %.6f, \"samples_per_s\": %.1f}\n",
                 e.samples, e.p_at[1], e.p_at[3], e.p_at[5], e.recall_at5,
                 double(e.samples) / std::max(e.seconds, 1e-9));
   } else {
@@ -671,14 +697,22 @@ constexpr Command kCommands[] = {
      "layers, output layer LSH-sampled above 4,096 labels) with Adam.\n"
      "\n"
      "options:\n"
-     "  --train FILE        training data (XC format: 'N D L' header, then\n"
-     "                      'l1,l2 f:v f:v' rows)\n"
+     "  --train FILES       training data (XC format: 'N D L' header, then\n"
+     "                      'l1,l2 f:v f:v' rows); a comma-separated list\n"
+     "                      and globs read as one stream\n"
+     "  --stream            stream the training files instead of loading\n"
+     "                      them (automatic above 1 GiB or for several\n"
+     "                      files); each rank reads only its byte range\n"
+     "  --shuffle-buffer N  rows held for shuffling a stream (default 65536)\n"
      "  --test FILE         evaluate P@1/3/5 after every epoch\n"
      "  --format xc|libsvm  input format (default xc)\n"
      "  --hidden W[:S],...  hidden layers: widths, each optionally LSH-sampled\n"
      "                      with sparsity S in (0, 1) (not the first); 0 for\n"
      "                      none (a linear model) (default 128)\n"
-     "  --epochs N          passes over the data (default 5)\n"
+     "  --epochs N          passes over the data (default 5); with --resume,\n"
+     "                      the run's total\n"
+     "  --total-epochs N    the schedule's horizon when a run is split over\n"
+     "                      calls (default: --epochs)\n"
      "  --batch N           samples per batch (default 256)\n"
      "  --lr F              Adam learning rate (default 0.001)\n"
      "  --schedule S        linear (decay to 2%) or constant (default linear)\n"

@@ -118,7 +118,6 @@ int Main(int argc, char** argv) {
   nn::TrainConfig tc;
   tc.batch_size = st.batch;
   tc.threads = st.threads;
-  tc.shuffle = false;
   tc.comm = comm.get();
   tc.exchange = st.exchange;
   tc.exchange_bandwidth = st.gbit * 1e9 / 8;
@@ -138,7 +137,8 @@ int Main(int argc, char** argv) {
   for (size_t s = 0; s < st.warmup + st.steps; ++s) {
     for (size_t i = 0; i < st.batch; ++i) rows[i] = uint32_t(s * st.batch + i);
     comm->Barrier();  // steps start together: exchange time is not skew
-    const nn::BatchStats b = trainer.TrainBatch(data, rows.data(), st.batch, 0);
+    const nn::BatchStats b = trainer.TrainBatch(
+        nn::SelectRows(data, Span<const uint32_t>(rows.data(), st.batch)), tc.lr);
     if (s < st.warmup) continue;
     const nn::ExchangeStats& x = trainer.last_exchange();
     compute.push_back(b.forward_s + b.accumulate_s + b.update_s + b.index_s);

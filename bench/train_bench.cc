@@ -17,6 +17,8 @@
 
 #include "nn/model.h"
 #include "data/synthetic.h"
+#include "data/batch_source.h"
+#include "train/fit.h"
 #include "train/trainer.h"
 
 namespace {
@@ -52,17 +54,21 @@ double Run(const Settings& st, const frugal::nn::SparseDataset& train,
   tc.threads = st.threads;
   tc.lr = st.lr;
   tc.shared_padding = st.shared_padding;
-  Trainer trainer(model, tc);
   std::printf("%s output: %zu labels, %zu active per sample, hidden %zu, "
               "batch %zu, %zu threads (model init %.1f s)\n",
               dense ? "dense" : "sparse", st.labels, model.active_size(),
               st.hidden, st.batch, st.threads, init_s);
   double train_s = 0;
   size_t samples = 0;
-  for (size_t e = 1; e <= st.epochs; ++e) {
-    t0 = Clock::now();
-    const BatchStats s = trainer.TrainEpoch(train, 0);
-    const double sec = Since(t0);
+  FitConfig fc;
+  fc.epochs = st.epochs;
+  fc.schedule = LrSchedule::kConstant;
+  InMemorySource source(train, /*seed=*/1);
+  FitCallbacks cb;
+  cb.on_epoch = [&](const EpochReport& r) {
+    const BatchStats& s = r.stats;
+    const size_t e = r.epoch;
+    const double sec = r.seconds;
     train_s += sec;
     samples += s.samples;
     std::printf("  epoch %zu: loss %.4f, %.0f samples/s (%.0f per core), "
@@ -75,7 +81,8 @@ double Run(const Settings& st, const frugal::nn::SparseDataset& train,
                     std::ceil(double(s.samples) / double(st.batch)),
                 s.forward_s,
                 s.accumulate_s, s.update_s, s.index_s);
-  }
+  };
+  Fit(model, source, tc, fc, cb);
   for (size_t factor : {1, 4}) {  // inference-time width vs the default 2x
     if (dense) break;
     const size_t saved = model.inference_active();

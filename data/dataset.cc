@@ -37,6 +37,15 @@ void SparseDataset::Add(Span<const uint32_t> idx, Span<const float> val,
   label_ptr_.push_back(labels_.size());
 }
 
+SparseDataset SelectRows(const SparseDataset& data, Span<const uint32_t> rows) {
+  SparseDataset out(data.num_features(), data.num_labels());
+  for (const uint32_t i : rows) {
+    const SparseRow r = data.row(i);
+    out.Add(r.idx, r.val, r.labels);
+  }
+  return out;
+}
+
 namespace {
 
 struct FileCloser {
@@ -46,13 +55,15 @@ struct FileCloser {
 // Parses one line; positions are reported 1-based.
 class LineParser {
  public:
-  LineParser(const std::string& path, size_t line, const char* p,
-             const char* end)
-      : path_(path), line_(line), begin_(p), p_(p), end_(end) {}
+  LineParser(const LineReader& reader, std::string_view line)
+      : reader_(reader),
+        begin_(line.data()),
+        p_(line.data()),
+        end_(line.data() + line.size()) {}
 
   [[noreturn]] void Fail(const std::string& expected) const {
     std::string near(p_, std::min<size_t>(size_t(end_ - p_), 24));
-    throw DataError(path_ + ":" + std::to_string(line_) + ": column " +
+    throw DataError(reader_.Where() + ": column " +
                     std::to_string(size_t(p_ - begin_) + 1) + ": expected " +
                     expected + (near.empty() ? " (at end of line)"
                                              : " near '" + near + "'"));
@@ -114,8 +125,7 @@ class LineParser {
   }
 
  private:
-  const std::string& path_;
-  size_t line_;
+  const LineReader& reader_;
   const char* begin_;
   const char* p_;
   const char* end_;
@@ -123,86 +133,197 @@ class LineParser {
 
 }  // namespace
 
+RowParser::RowParser(const ReadOptions& options)
+    : options_(options),
+      feature_bound_(options.num_features ? options.num_features
+                                          : options.max_features),
+      label_bound_(options.num_labels ? options.num_labels
+                                      : options.max_labels) {}
+
+void RowParser::ParseHeader(const LineReader& reader, std::string_view line,
+                            uint64_t* rows, uint64_t* features,
+                            uint64_t* labels) {
+  LineParser p(reader, line);
+  p.SkipSpaces();
+  *rows = p.UInt(uint64_t{1} << 40, "the row count N of 'N D L'");
+  p.SkipSpaces();
+  *features = p.UInt(options_.max_features + 1, "the feature count D of 'N D L'");
+  p.SkipSpaces();
+  *labels = p.UInt(options_.max_labels + 1, "the label count L of 'N D L'");
+  if (!p.AtEnd()) p.Fail("end of the header line 'N D L'");
+  if (*features == 0 || *labels == 0) {
+    p.Fail("D > 0 and L > 0 in the header 'N D L'");
+  }
+  set_bounds(*features, *labels);
+}
+
+bool RowParser::ParseRow(const LineReader& reader, std::string_view line) {
+  LineParser p(reader, line);
+  idx_.clear();
+  val_.clear();
+  labels_.clear();
+  if (p.AtEnd()) {
+    if (options_.format == DataFormat::kXc) p.Fail("a row 'l1,l2 f:v ...'");
+    return false;
+  }
+  if (p.NextIsLabel()) {
+    for (;;) {
+      labels_.push_back(uint32_t(p.UInt(label_bound_, "a label id")));
+      if (p.Peek() != ',') break;
+      p.Expect(',', "','");
+    }
+  }
+  while (!p.AtEnd()) {
+    idx_.push_back(uint32_t(p.UInt(feature_bound_, "a feature id")));
+    p.Expect(':', "':' after the feature id");
+    // Float() reads up to the next blank, so pairs are blank-separated.
+    val_.push_back(p.Float("a finite feature value"));
+  }
+  return true;
+}
+
+LineReader::LineReader(const std::string& path, uint64_t begin, uint64_t end,
+                       size_t max_line_bytes)
+    : path_(path), max_line_(max_line_bytes) {
+  file_ = std::fopen(path.c_str(), "rb");
+  if (file_ == nullptr) {
+    throw DataError(path + ": cannot open: " + std::strerror(errno));
+  }
+  Reset(begin, end);
+}
+
+LineReader::~LineReader() {
+  if (file_ != nullptr) std::fclose(file_);
+}
+
+uint64_t LineReader::FileSize(const std::string& path) {
+  std::unique_ptr<std::FILE, FileCloser> f(std::fopen(path.c_str(), "rb"));
+  if (!f || std::fseek(f.get(), 0, SEEK_END) != 0) {
+    throw DataError(path + ": cannot open: " + std::strerror(errno));
+  }
+  const long size = std::ftell(f.get());
+  if (size < 0) throw DataError(path + ": cannot tell its size");
+  return uint64_t(size);
+}
+
+void LineReader::Reset(uint64_t begin, uint64_t end) {
+  begin_ = begin;
+  end_ = end;
+  buf_.resize(std::max<size_t>(kChunk, buf_.size()));
+  head_ = tail_ = 0;
+  eof_ = false;
+  line_no_ = 0;
+  next_offset_ = begin;
+  // A range that starts inside the file owns the lines that start at or
+  // after `begin`: one starting exactly there needs the byte before it.
+  const uint64_t seek_to = begin > 0 ? begin - 1 : 0;
+  if (std::fseek(file_, long(seek_to), SEEK_SET) != 0) {
+    throw DataError(path_ + ": cannot seek to byte " + std::to_string(seek_to));
+  }
+  file_pos_ = seek_to;
+  if (begin > 0) {
+    next_offset_ = seek_to;
+    std::string_view skipped;
+    ReadLine(&skipped);  // the tail of the line that straddles `begin`
+    line_no_ = 0;
+  }
+  known_lines_ = begin == 0;
+}
+
+bool LineReader::Fill() {
+  if (eof_) return false;
+  if (head_ > 0) {
+    std::memmove(buf_.data(), buf_.data() + head_, tail_ - head_);
+    tail_ -= head_;
+    head_ = 0;
+  }
+  if (tail_ == buf_.size()) buf_.resize(buf_.size() * 2);
+  // Past the range's end only the last line's tail is needed: small reads.
+  size_t want = buf_.size() - tail_;
+  if (end_ != kToEnd) {
+    want = std::min<uint64_t>(want, std::max<uint64_t>(
+                                        end_ > file_pos_ ? end_ - file_pos_ : 0, 4096));
+  }
+  const size_t got = std::fread(buf_.data() + tail_, 1, want, file_);
+  bytes_read_ += got;
+  file_pos_ += got;
+  tail_ += got;
+  if (got == 0) {
+    if (std::ferror(file_)) {
+      throw DataError(path_ + ": read failed: " + std::strerror(errno));
+    }
+    eof_ = true;
+  }
+  return got > 0;
+}
+
+bool LineReader::ReadLine(std::string_view* line) {
+  // Lines starting at or after end_ belong to the next range.
+  if (next_offset_ >= end_) return false;
+  for (;;) {
+    const char* start = buf_.data() + head_;
+    const void* nl = std::memchr(start, '\n', tail_ - head_);
+    if (nl != nullptr || (eof_ && tail_ > head_)) {
+      const size_t len =
+          nl ? size_t(static_cast<const char*>(nl) - start) : tail_ - head_;
+      if (len > max_line_) {
+        ++line_no_;
+        line_offset_ = next_offset_;
+        Fail("line longer than " + std::to_string(max_line_) + " bytes");
+      }
+      *line = std::string_view(start, len);
+      head_ += len + (nl ? 1 : 0);
+      line_offset_ = next_offset_;
+      next_offset_ += len + (nl ? 1 : 0);
+      ++line_no_;
+      return true;
+    }
+    if (tail_ - head_ > max_line_) {
+      ++line_no_;
+      line_offset_ = next_offset_;
+      Fail("line longer than " + std::to_string(max_line_) + " bytes");
+    }
+    if (!Fill() && tail_ == head_) return false;
+  }
+}
+
+std::string LineReader::Where() const {
+  if (known_lines_) return path_ + ":" + std::to_string(line_no_);
+  return path_ + ": the line at byte " + std::to_string(line_offset_);
+}
+
+void LineReader::Fail(const std::string& what) const {
+  throw DataError(Where() + ": " + what);
+}
+
 size_t StreamSparseFile(const std::string& path, const ReadOptions& options,
                         size_t* num_features, size_t* num_labels,
                         const std::function<void(const SparseRow&)>& sink) {
-  std::unique_ptr<std::FILE, FileCloser> file(std::fopen(path.c_str(), "rb"));
-  if (!file) {
-    throw DataError(path + ": cannot open: " + std::strerror(errno));
-  }
+  LineReader reader(path, 0, LineReader::kToEnd, options.max_line_bytes);
+  RowParser parser(options);
   const bool xc = options.format == DataFormat::kXc;
-  uint64_t feature_bound = options.num_features ? options.num_features
-                                                : options.max_features;
-  uint64_t label_bound =
-      options.num_labels ? options.num_labels : options.max_labels;
   uint64_t expected_rows = 0;
-  size_t rows = 0, line_no = 0;
-  std::vector<char> line;
-  std::vector<uint32_t> idx, labels;
-  std::vector<float> val;
-  int c = 0;
+  size_t rows = 0;
   bool header_done = !xc;
-  while (c != EOF) {
-    line.clear();
-    while ((c = getc_unlocked(file.get())) != EOF && c != '\n') {
-      if (line.size() >= options.max_line_bytes) {
-        throw DataError(path + ":" + std::to_string(line_no + 1) +
-                        ": line longer than " +
-                        std::to_string(options.max_line_bytes) + " bytes");
-      }
-      line.push_back(char(c));
-    }
-    if (c == EOF && line.empty()) break;
-    ++line_no;
-    LineParser p(path, line_no, line.data(), line.data() + line.size());
+  std::string_view line;
+  while (reader.ReadLine(&line)) {
     if (!header_done) {
-      p.SkipSpaces();
-      expected_rows = p.UInt(uint64_t{1} << 40, "the row count N of 'N D L'");
-      p.SkipSpaces();
-      feature_bound = p.UInt(options.max_features + 1,
-                             "the feature count D of 'N D L'");
-      p.SkipSpaces();
-      label_bound =
-          p.UInt(options.max_labels + 1, "the label count L of 'N D L'");
-      if (!p.AtEnd()) p.Fail("end of the header line 'N D L'");
-      if (feature_bound == 0 || label_bound == 0) {
-        p.Fail("D > 0 and L > 0 in the header 'N D L'");
-      }
-      if (num_features) *num_features = feature_bound;
-      if (num_labels) *num_labels = label_bound;
+      uint64_t d = 0, l = 0;
+      parser.ParseHeader(reader, line, &expected_rows, &d, &l);
+      if (num_features) *num_features = d;
+      if (num_labels) *num_labels = l;
       header_done = true;
       continue;
     }
-    if (p.AtEnd()) {
-      if (xc) p.Fail("a row 'l1,l2 f:v ...'");
-      continue;  // libsvm: blank lines are allowed
-    }
-    idx.clear();
-    val.clear();
-    labels.clear();
-    if (p.NextIsLabel()) {
-      for (;;) {
-        labels.push_back(uint32_t(p.UInt(label_bound, "a label id")));
-        if (p.Peek() != ',') break;
-        p.Expect(',', "','");
-      }
-    }
-    while (!p.AtEnd()) {
-      idx.push_back(uint32_t(p.UInt(feature_bound, "a feature id")));
-      p.Expect(':', "':' after the feature id");
-      // Float() reads up to the next blank, so pairs are blank-separated.
-      val.push_back(p.Float("a finite feature value"));
-    }
-    sink(SparseRow{Span<const uint32_t>(idx.data(), idx.size()),
-                   Span<const float>(val.data(), val.size()),
-                   Span<const uint32_t>(labels.data(), labels.size())});
+    if (!parser.ParseRow(reader, line)) continue;
+    sink(parser.row());
     ++rows;
   }
   if (xc && !header_done) {
     throw DataError(path + ":1: expected the header 'N D L' (empty file)");
   }
   if (xc && rows != expected_rows) {
-    throw DataError(path + ":" + std::to_string(line_no) + ": header says " +
+    throw DataError(reader.Where() + ": header says " +
                     std::to_string(expected_rows) + " rows, file has " +
                     std::to_string(rows));
   }

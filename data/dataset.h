@@ -5,9 +5,11 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <functional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "kernels/types.h"
@@ -45,6 +47,21 @@ class SparseDataset {
             Span<const uint32_t>(labels_.data() + la, lb - la)};
   }
 
+  // Removes every row, keeping the capacity (a batch reused per step).
+  void Clear() {
+    row_ptr_.assign(1, 0);
+    label_ptr_.assign(1, 0);
+    idx_.clear();
+    val_.clear();
+    labels_.clear();
+  }
+  // Same dimensions, no rows.
+  void Reset(size_t num_features, size_t num_labels) {
+    Clear();
+    num_features_ = num_features;
+    num_labels_ = num_labels;
+  }
+
   // Appends a row; throws std::invalid_argument on an id out of range or
   // mismatched lengths.
   void Add(Span<const uint32_t> idx, Span<const float> val,
@@ -74,6 +91,92 @@ struct ReadOptions {
   size_t max_features = size_t{1} << 31;
   size_t max_labels = size_t{1} << 31;
   size_t max_line_bytes = size_t{64} << 20;
+};
+
+// The rows rows[0], rows[1], ... of `data` (ids < data.size()), as a new
+// data set of the same dimensions: e.g. a batch for Trainer::TrainBatch.
+SparseDataset SelectRows(const SparseDataset& data, Span<const uint32_t> rows);
+
+// Reads the lines that start in bytes [begin, end) of a file, through a
+// buffer of 1 MiB or more: a range that starts inside a line skips to the next
+// line start, and the line that starts before `end` is read whole, so
+// adjacent ranges split a file's lines between them exactly. Not
+// thread-safe. Throws DataError ("file:line: ...") on I/O errors and on a
+// line longer than max_line_bytes.
+class LineReader {
+ public:
+  static constexpr uint64_t kToEnd = ~uint64_t{0};
+  LineReader(const std::string& path, uint64_t begin, uint64_t end,
+             size_t max_line_bytes);
+  ~LineReader();
+  LineReader(const LineReader&) = delete;
+  LineReader& operator=(const LineReader&) = delete;
+
+  // The next line without its '\n', valid until the next call; false at
+  // the end of the range.
+  bool ReadLine(std::string_view* line);
+  // Rewinds to another range of the same file.
+  void Reset(uint64_t begin, uint64_t end);
+
+  // "file:line" of the last line read (1-based); for a range that starts
+  // inside the file, where line numbers are unknown, "file: the line at
+  // byte B".
+  std::string Where() const;
+  [[noreturn]] void Fail(const std::string& what) const;
+  // Bytes of the last line read from the file's start, and of the next.
+  uint64_t line_offset() const { return line_offset_; }
+  uint64_t next_offset() const { return next_offset_; }
+  // Bytes read from the file so far (over every Reset).
+  uint64_t bytes_read() const { return bytes_read_; }
+  const std::string& path() const { return path_; }
+
+  static uint64_t FileSize(const std::string& path);
+
+ private:
+  static constexpr size_t kChunk = size_t{1} << 20;
+  bool Fill();
+
+  std::string path_;
+  size_t max_line_;
+  std::FILE* file_ = nullptr;
+  std::vector<char> buf_;
+  size_t head_ = 0, tail_ = 0;  // unread bytes: buf_[head_, tail_)
+  bool eof_ = false;
+  uint64_t begin_ = 0, end_ = 0;
+  uint64_t line_offset_ = 0, next_offset_ = 0;
+  uint64_t bytes_read_ = 0;
+  uint64_t file_pos_ = 0;  // of the next fread
+  size_t line_no_ = 0;
+  bool known_lines_ = true;
+};
+
+// Parses XC and libsvm lines of one file (or byte range) into rows: the
+// one parser behind ReadSparseFile, StreamSparseFile and the streaming
+// batch source. Errors name the reader's file and line.
+class RowParser {
+ public:
+  explicit RowParser(const ReadOptions& options);
+  // The header "N D L" of an XC file into rows/features/labels; the
+  // bounds of later rows become D and L.
+  void ParseHeader(const LineReader& reader, std::string_view line,
+                   uint64_t* rows, uint64_t* features, uint64_t* labels);
+  // A data line; false for a blank line (libsvm only; XC fails on it).
+  bool ParseRow(const LineReader& reader, std::string_view line);
+  SparseRow row() const {
+    return {Span<const uint32_t>(idx_.data(), idx_.size()),
+            Span<const float>(val_.data(), val_.size()),
+            Span<const uint32_t>(labels_.data(), labels_.size())};
+  }
+  void set_bounds(uint64_t features, uint64_t labels) {
+    feature_bound_ = features;
+    label_bound_ = labels;
+  }
+
+ private:
+  ReadOptions options_;
+  uint64_t feature_bound_, label_bound_;
+  std::vector<uint32_t> idx_, labels_;
+  std::vector<float> val_;
 };
 
 // Streams the rows of a file to `sink` without holding the file in memory.

@@ -104,6 +104,9 @@ class Model {
   explicit Model(const ModelConfig& config, bool initialize = true);
 
   const ModelConfig& config() const { return config_; }
+  // The metadata saved with the model (ModelConfig::metadata), for writers
+  // of settings and state (e.g. train/fit.h's FitState).
+  std::map<std::string, std::string>& metadata() { return config_.metadata; }
   size_t num_layers() const { return layers_.size(); }
   Layer& layer(size_t l) { return layers_[l]; }
   const Layer& layer(size_t l) const { return layers_[l]; }

@@ -8,7 +8,8 @@
 #include <stdexcept>
 
 #include "kernels/hash_id.h"
-#include "train/trainer.h"
+#include "data/batch_source.h"
+#include "train/fit.h"
 
 namespace frugal::nn {
 namespace {
@@ -182,7 +183,6 @@ std::unique_ptr<Classifier> Classifier::Train(
   // Layer 0 reads ~nnz features per row: scale its weights to that, not to
   // the hashed dimension (which would make them vanishingly small).
   const double nnz = double(data.nonzeros()) / double(data.size());
-  const size_t batches = (data.size() + r.batch - 1) / r.batch;
   const auto train_start = Clock::now();
   std::vector<std::unique_ptr<Model>> members;
   for (size_t k = 0; k < r.members; ++k) {
@@ -201,14 +201,16 @@ std::unique_ptr<Classifier> Classifier::Train(
     tc.batch_size = r.batch;
     tc.lr = r.lr;
     tc.threads = options.threads;
-    tc.seed = seed;
-    tc.schedule = LrSchedule::kLinearDecay;
-    Trainer trainer(*model, tc);
-    for (size_t e = 1; e <= r.epochs; ++e) {
-      const BatchStats s = trainer.TrainEpoch(data, r.epochs * batches);
-      r.final_loss = s.loss_sum / double(std::max<size_t>(1, s.samples));
-      if (on_epoch && k == 0) on_epoch(e, r.final_loss);
-    }
+    FitConfig fc;
+    fc.epochs = r.epochs;
+    fc.schedule = LrSchedule::kLinearDecay;
+    InMemorySource source(data, seed);
+    FitCallbacks callbacks;
+    callbacks.on_epoch = [&](const EpochReport& e) {
+      r.final_loss = e.mean_loss();
+      if (on_epoch && k == 0) on_epoch(e.epoch, r.final_loss);
+    };
+    Fit(*model, source, tc, fc, callbacks);
     if (r.members > 1) FreeOptimizerState(*model);
     members.push_back(std::move(model));
   }

@@ -17,6 +17,8 @@
 #include "train/data_parallel.h"
 #include "nn/model.h"
 #include "data/synthetic.h"
+#include "data/batch_source.h"
+#include "train/fit.h"
 #include "train/trainer.h"
 #include "tests/dist_ranks.h"
 
@@ -60,20 +62,22 @@ char FormLetter(ExchangeForm form) { return ExchangeFormName(form)[0]; }
 void TrainRank(const ModelConfig& mc, comm::Communicator& comm,
                ExchangePolicy policy, size_t batch, bool shuffle, size_t epochs,
                std::ostream& out, double bandwidth = 0) {
-  const SparseDataset shard = Shard(Data(768), comm.rank(), comm.size());
+  const SparseDataset data = Data(768);
+  InMemorySource shard(data, /*seed=*/1, shuffle, comm.rank(), comm.size());
   Model model(mc);
   TrainConfig tc;
   tc.batch_size = batch;
   tc.lr = 3e-3f;
   tc.threads = 1;
-  tc.shuffle = shuffle;
   tc.comm = &comm;
   tc.exchange = policy;
   tc.exchange_bandwidth = bandwidth;
   Trainer trainer(model, tc);
-  const size_t batches = (shard.size() + batch - 1) / batch;
+  SparseDataset b;
   for (size_t e = 0; e < epochs; ++e) {
-    trainer.TrainEpoch(shard, epochs * batches, [&](const BatchStats& s) {
+    shard.Start(e);
+    while (shard.Next(batch, &b)) {
+      const BatchStats s = trainer.TrainBatch(b, tc.lr);
       double loss = s.loss_sum;
       comm.Allreduce(&loss, 1, comm::ReduceOp::kSum);
       std::string forms = "-";  // one rank: no exchange
@@ -88,7 +92,7 @@ void TrainRank(const ModelConfig& mc, comm::Communicator& comm,
       }
       out << "step " << trainer.steps() << " hash " << WeightsHash(model)
           << " loss " << loss << " forms " << forms << " fewer " << fewer << '\n';
-    });
+    }
   }
   CheckReplicasIdentical(model, comm);
   out << "done\n";
@@ -222,7 +226,8 @@ void OneStep(const ModelConfig& mc, comm::Communicator* comm,
   Trainer trainer(model, tc);
   std::vector<uint32_t> rows(batch);
   for (size_t i = 0; i < batch; ++i) rows[i] = uint32_t(i);
-  trainer.TrainBatch(data, rows.data(), batch, 1);
+  trainer.TrainBatch(SelectRows(data, Span<const uint32_t>(rows.data(), batch)),
+                     tc.lr);
   out << "hash " << WeightsHash(model, 1) << ' ' << WeightsHash(model) << '\n';
 }
 

@@ -27,6 +27,8 @@
 #include "dispatch/registry.h"
 #include "data/dataset.h"
 #include "nn/model.h"
+#include "data/batch_source.h"
+#include "train/fit.h"
 #include "train/trainer.h"
 #include "test_util.h"
 
@@ -82,10 +84,10 @@ Predictions TrainAndPredict(const char* isa, float sparsity,
   nn::TrainConfig tc;
   tc.batch_size = kBatch;
   tc.threads = 1;
-  tc.seed = 7;
-  nn::Trainer trainer(model, tc);
-  const size_t steps = kEpochs * ((train.size() + kBatch - 1) / kBatch);
-  for (size_t e = 0; e < kEpochs; ++e) trainer.TrainEpoch(train, steps);
+  nn::FitConfig fc;
+  fc.epochs = kEpochs;
+  nn::InMemorySource source(train, /*seed=*/7);
+  nn::Fit(model, source, tc, fc);
   nn::Model::Activations scratch;
   for (size_t i = 0; i < test.size(); ++i) {
     std::vector<uint32_t> labels;

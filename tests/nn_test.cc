@@ -17,6 +17,8 @@
 #include "nn/model.h"
 #include "nn/serialize.h"
 #include "data/synthetic.h"
+#include "data/batch_source.h"
+#include "train/fit.h"
 #include "train/trainer.h"
 #include "test_util.h"
 
@@ -285,8 +287,9 @@ TEST(Trainer, DeterministicAcrossThreadCounts) {
     std::vector<uint32_t> rows(1000);
     for (uint32_t i = 0; i < rows.size(); ++i) rows[i] = i;
     for (size_t b = 0; b < rows.size(); b += 128) {
-      trainer.TrainBatch(train, rows.data() + b,
-                         std::min<size_t>(128, rows.size() - b), 8);
+      const size_t n = std::min<size_t>(128, rows.size() - b);
+      trainer.TrainBatch(SelectRows(train, Span<const uint32_t>(rows.data() + b, n)),
+                         tc.lr);
     }
     for (size_t l = 0; l < model.num_layers(); ++l) {
       for (const ParamBlock* p : {&model.layer(l).w, &model.layer(l).b}) {
@@ -309,14 +312,16 @@ TEST(EndToEnd, BibtexPrecision) {
   Model model(AutoConfig(train.num_features(), train.num_labels(), 512));
   TrainConfig tc;
   tc.batch_size = 64;
-  tc.schedule = LrSchedule::kLinearDecay;
-  Trainer trainer(model, tc);
-  const size_t epochs = 20, steps = epochs * ((train.size() + 63) / 64);
+  FitConfig fc;
+  fc.epochs = 20;
+  fc.schedule = LrSchedule::kLinearDecay;
+  InMemorySource source(train, /*seed=*/1);
   double first_loss = 0, last_loss = 0;
-  for (size_t e = 0; e < epochs; ++e) {
-    const BatchStats s = trainer.TrainEpoch(train, steps);
-    (e == 0 ? first_loss : last_loss) = s.loss_sum / double(s.samples);
-  }
+  FitCallbacks cb;
+  cb.on_epoch = [&](const EpochReport& e) {
+    (e.epoch == 1 ? first_loss : last_loss) = e.mean_loss();
+  };
+  Fit(model, source, tc, fc, cb);
   EXPECT_LT(last_loss, 0.6 * first_loss);
   const EvalResult r = Evaluate(model, test, /*exact=*/true);
   std::printf("bibtex: P@1 %.4f P@3 %.4f P@5 %.4f\n", r.p_at[1], r.p_at[3],

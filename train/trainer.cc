@@ -19,13 +19,6 @@
 
 namespace frugal::nn {
 
-LrSchedule ParseLrSchedule(const std::string& name) {
-  if (name == "constant") return LrSchedule::kConstant;
-  if (name == "linear") return LrSchedule::kLinearDecay;
-  throw std::invalid_argument("unknown learning-rate schedule '" + name +
-                              "' (linear, constant)");
-}
-
 namespace {
 
 // Everything phase 1 leaves for phases 2 and 3, per sample of the batch:
@@ -61,8 +54,6 @@ struct Trainer::Impl {
   // Phase 2's seconds per thread and layer ([t * layers + l]), and per layer
   // over the threads (the slowest).
   std::vector<double> thread_layer_s, layer_s;
-  std::vector<uint32_t> order;
-  std::mt19937_64 rng;
   ExchangeStats exchange;
 };
 
@@ -92,7 +83,6 @@ Trainer::Trainer(Model& model, const TrainConfig& config)
   for (size_t l = 0; l < layers; ++l) {
     impl_->mark[l].assign(model.layer(l).w.rows, 0);
   }
-  impl_->rng.seed(config.seed);
 }
 
 Trainer::~Trainer() = default;
@@ -169,14 +159,6 @@ void ForwardBackward(const Model& model, const SparseRow& x, uint64_t pad_seed,
   }
 }
 
-// One epoch's sample order: 0 .. rows-1, shuffled when `shuffle`.
-void DrawOrder(size_t rows, bool shuffle, std::mt19937_64& rng,
-               std::vector<uint32_t>& order) {
-  order.resize(rows);
-  std::iota(order.begin(), order.end(), 0u);
-  if (shuffle) std::shuffle(order.begin(), order.end(), rng);
-}
-
 // Marks row r of a layer touched by thread-local list `touched`.
 inline void Touch(uint32_t r, std::vector<uint8_t>& mark,
                   std::vector<uint32_t>& touched) {
@@ -205,7 +187,7 @@ void CollectFactors(const std::vector<SampleWork>& work, size_t count,
 // touched (touched[l][t]) and the wall seconds each layer took (seconds[l]).
 // factors: CollectFactors of the same samples; scratch: this thread's, per
 // layer.
-void AccumulateOwned(Model& model, const SparseDataset& data,
+void AccumulateOwned(Model& model, const SparseDataset& batch,
                      const std::vector<SampleWork>& work,
                      const std::vector<std::vector<SampleFactors>>& factors,
                      size_t count, size_t t, size_t T,
@@ -225,7 +207,7 @@ void AccumulateOwned(Model& model, const SparseDataset& data,
   ParamBlock& B = model.layer(0).b;
   for (size_t i = 0; i < count; ++i) {
     const Model::LayerState& st = work[i].act.layers[0];
-    const SparseRow x = data.row(work[i].row);
+    const SparseRow x = batch.row(work[i].row);
     for (size_t j = 0; j < x.idx.size(); ++j) {
       const uint32_t f = x.idx[j];
       if (f % T != t) continue;
@@ -245,9 +227,18 @@ void AccumulateOwned(Model& model, const SparseDataset& data,
 
 }  // namespace
 
-BatchStats Trainer::TrainBatch(const SparseDataset& data, const uint32_t* rows,
-                               size_t count, size_t total_steps) {
+BatchStats Trainer::TrainBatch(const SparseDataset& batch, float lr) {
+  if (batch.num_features() > model_.input_dim() ||
+      batch.num_labels() > model_.output_dim()) {
+    throw std::invalid_argument(
+        "Trainer: data has " + std::to_string(batch.num_features()) +
+        " features and " + std::to_string(batch.num_labels()) +
+        " labels; the model takes " + std::to_string(model_.input_dim()) +
+        " features and " + std::to_string(model_.output_dim()) + " labels");
+  }
+  if (!(lr >= 0)) throw std::invalid_argument("Trainer: negative learning rate");
   Impl& im = *impl_;
+  const size_t count = batch.size();
   if (im.work.size() < count) im.work.resize(count);
   const size_t T = threads_;
   const size_t num_layers = model_.num_layers();
@@ -279,15 +270,15 @@ BatchStats Trainer::TrainBatch(const SparseDataset& data, const uint32_t* rows,
           WorkerScratch& s = im.scratch.local();
           for (size_t i = r.begin(); i < r.end(); ++i) {
             SampleWork& w = im.work[i];
-            w.row = rows[i];
-            ForwardBackward(model_, data.row(rows[i]), pad_seed(i), s, w);
+            w.row = uint32_t(i);
+            ForwardBackward(model_, batch.row(i), pad_seed(i), s, w);
           }
         });
     lap(stats.forward_s);
     // Phase 2: per owned row.
     CollectFactors(im.work, count, im.factors);
     tbb::parallel_for(size_t{0}, T, [&](size_t t) {
-      AccumulateOwned(model_, data, im.work, im.factors, count, t, T, im.mark,
+      AccumulateOwned(model_, batch, im.work, im.factors, count, t, T, im.mark,
                       im.touched, im.factor_scratch[t],
                       &im.thread_layer_s[t * num_layers]);
     });
@@ -313,10 +304,6 @@ BatchStats Trainer::TrainBatch(const SparseDataset& data, const uint32_t* rows,
       stats.accumulate_s += again;
     }
     // Phase 3: Adam on the touched rows.
-    float lr = config_.lr;
-    if (config_.schedule == LrSchedule::kLinearDecay && total_steps > 0) {
-      lr *= std::max(0.02f, 1.0f - float(step - 1) / float(total_steps));
-    }
     const AdamParams p = AdamParams::ForStep(lr, config_.beta1, config_.beta2,
                                              config_.eps, config_.weight_decay,
                                              step);
@@ -361,38 +348,6 @@ BatchStats Trainer::TrainBatch(const SparseDataset& data, const uint32_t* rows,
     stats.active_sum += im.work[i].act.layers.back().m;
   }
   return stats;
-}
-
-BatchStats Trainer::TrainEpoch(
-    const SparseDataset& data, size_t total_steps,
-    const std::function<void(const BatchStats&)>& on_batch,
-    size_t first_batch) {
-  if (data.num_features() > model_.input_dim() ||
-      data.num_labels() > model_.output_dim()) {
-    throw std::invalid_argument(
-        "Trainer: data has " + std::to_string(data.num_features()) +
-        " features and " + std::to_string(data.num_labels()) +
-        " labels; the model takes " + std::to_string(model_.input_dim()) +
-        " features and " + std::to_string(model_.output_dim()) + " labels");
-  }
-  Impl& im = *impl_;
-  DrawOrder(data.size(), config_.shuffle, im.rng, im.order);
-  BatchStats total;
-  for (size_t b = first_batch * config_.batch_size; b < im.order.size();
-       b += config_.batch_size) {
-    const size_t n = std::min(config_.batch_size, im.order.size() - b);
-    const BatchStats s = TrainBatch(data, im.order.data() + b, n, total_steps);
-    total.Add(s);
-    if (on_batch) on_batch(s);
-  }
-  return total;
-}
-
-void Trainer::SkipEpochs(size_t rows, size_t epochs) {
-  Impl& im = *impl_;
-  for (size_t e = 0; e < epochs; ++e) {
-    DrawOrder(rows, config_.shuffle, im.rng, im.order);
-  }
 }
 
 double Trainer::SampleGradient(const SparseRow& x) {

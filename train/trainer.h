@@ -20,26 +20,18 @@
 #include <vector>
 
 #include "comm/communicator.h"
-#include "train/data_parallel.h"
 #include "data/dataset.h"
 #include "nn/model.h"
+#include "train/data_parallel.h"
 
 namespace frugal::nn {
 
-enum class LrSchedule { kConstant, kLinearDecay };
-// "constant" or "linear" (decay to 0 over the run); std::invalid_argument
-// naming the choices for any other name.
-LrSchedule ParseLrSchedule(const std::string& name);
-
 struct TrainConfig {
   size_t batch_size = 256;
-  float lr = 1e-3f;
+  float lr = 1e-3f;  // peak rate; Fit applies the schedule
   float beta1 = 0.9f, beta2 = 0.999f, eps = 1e-8f;
   float weight_decay = 0.0f;  // AdamW, decoupled
-  LrSchedule schedule = LrSchedule::kConstant;
   size_t threads = 0;  // 0: all cores
-  uint64_t seed = 1;   // sample order
-  bool shuffle = true;
   // Sampled layers pad every sample of a step (on every rank) with the same
   // random neurons, as sampled softmax shares its negatives: a batch then
   // touches far fewer rows (less Adam work, smaller gradient exchange).
@@ -90,25 +82,14 @@ class Trainer {
   Trainer(Model& model, const TrainConfig& config);
   ~Trainer();
 
-  // One pass over `data` in batches. `total_steps` (batches over the whole
-  // run) drives the learning-rate schedule; `on_batch` is called after each
-  // batch. Throws std::invalid_argument if data's dimensions exceed the
-  // model's. Batches before `first_batch` are skipped (resuming mid-epoch).
-  BatchStats TrainEpoch(const SparseDataset& data, size_t total_steps,
-                        const std::function<void(const BatchStats&)>& on_batch =
-                            nullptr,
-                        size_t first_batch = 0);
-
-  // Advances the sample order as `epochs` passes over `rows` samples would
-  // (resuming: the next TrainEpoch draws the order of epoch `epochs`).
-  void SkipEpochs(size_t rows, size_t epochs);
+  // One optimizer step on the rows of `batch` (every row of it), at
+  // learning rate `lr` (the schedule is the caller's: train/fit.h). Throws
+  // std::invalid_argument if batch's dimensions exceed the model's. With a
+  // communicator every rank calls it once per step (a collective).
+  BatchStats TrainBatch(const SparseDataset& batch, float lr);
 
   // Per layer, how the last batch's gradients crossed the ranks.
   const ExchangeStats& last_exchange() const;
-
-  // One batch of the given rows of `data`.
-  BatchStats TrainBatch(const SparseDataset& data, const uint32_t* rows,
-                        size_t count, size_t total_steps);
 
   // Loss and gradients of one sample with every parameter's gradient
   // accumulated into the model's g buffers (dense output: every neuron is

@@ -93,8 +93,10 @@ int main() {
   frugal::nn::TrainConfig train;
   train.batch_size = 32;
   train.lr = 0.01f;
-  frugal::nn::Trainer trainer(model, train);
-  for (int epoch = 0; epoch < 20; ++epoch) trainer.TrainEpoch(data, 0);
+  frugal::nn::FitConfig fit;
+  fit.epochs = 20;
+  frugal::nn::InMemorySource source(data, /*seed=*/1);
+  frugal::nn::Fit(model, source, train, fit);
   const double p1 =
       frugal::nn::Evaluate(model, data, /*exact=*/true).p_at[1];
   Expect(p1 > 0.95, "network P@1 = " + std::to_string(p1) + ", want > 0.95");
