@@ -35,6 +35,7 @@
 #include "data/synthetic.h"
 #include "data/batch_source.h"
 #include "train/fit.h"
+#include "train/settings.h"
 #include "train/trainer.h"
 
 #ifndef FRUGAL_VERSION
@@ -352,9 +353,6 @@ std::string DescribeLayers(const nn::Model& model) {
 // launch` sets them), overridden by the flags; one process without them.
 struct DataParallel {
   std::unique_ptr<comm::Communicator> comm;
-  nn::ExchangePolicy exchange = nn::ExchangePolicy::kAuto;
-  double bandwidth = 0;         // bytes/s (TrainConfig::exchange_bandwidth)
-  size_t checkpoint_every = 0;  // steps; 0: never
   bool resume = false;          // --resume and the --model file exists
 };
 
@@ -378,19 +376,8 @@ DataParallel ConnectRanks(const Options& o) {
   if (co.size > 1 && co.rendezvous.empty()) {
     throw UsageError("train", "--world-size above 1 needs --rendezvous");
   }
-  try {
-    dp.exchange = nn::ParseExchangePolicy(o.Str("--exchange", "auto"));
-  } catch (const std::invalid_argument& e) {
-    throw UsageError("train", std::string("--exchange: ") + e.what());
-  }
-  const float gbit = o.Float("--exchange-bandwidth", 0.0f);
-  if (!(gbit >= 0)) {
-    throw UsageError("train", "--exchange-bandwidth must be >= 0 (Gbit/s)");
-  }
-  dp.bandwidth = double(gbit) * 1e9 / 8;
-  dp.checkpoint_every = o.Size("--checkpoint-every", 0);
   const std::string model_path = o.Str("--model");
-  if ((dp.checkpoint_every || o.Has("--resume")) && model_path.empty()) {
+  if ((o.Has("--checkpoint-every") || o.Has("--resume")) && model_path.empty()) {
     throw UsageError("train", "--checkpoint-every and --resume need --model");
   }
   dp.resume = o.Has("--resume") && ::access(model_path.c_str(), F_OK) == 0;
@@ -438,15 +425,35 @@ TrainInput OpenTrainInput(const Options& o, const nn::ReadOptions& ro,
   return in;
 }
 
+// The settings of train/settings.h from their --flags (defaults where absent).
+nn::TrainSettings TrainSettingsFor(const Options& o, const std::string& command) {
+  nn::TrainSettings s = nn::DefaultTrainSettings();
+  for (const nn::SettingInfo& i : nn::TrainSettingList()) {
+    const std::string flag = std::string("--") + i.cli;
+    if (!o.Has(flag)) continue;
+    try {
+      nn::ApplyTrainSetting(i.cli, o.Str(flag), &s);
+    } catch (const std::invalid_argument& e) {
+      throw UsageError(command, e.what());
+    }
+  }
+  return s;
+}
+
+std::vector<std::string> WithTrainSettings(std::vector<std::string> valued) {
+  for (const nn::SettingInfo& i : nn::TrainSettingList()) {
+    valued.push_back(std::string("--") + i.cli);
+  }
+  return valued;
+}
+
 int RunTrain(const Args& args) {
   const Options o("train", args,
-                  {"--train", "--test", "--format", "--hidden", "--epochs",
-                   "--total-epochs", "--batch", "--lr", "--weight-decay",
-                   "--threads", "--sparsity", "--loss", "--model", "--seed",
-                   "--schedule", "--world-size", "--rank", "--rendezvous",
-                   "--run-id", "--comm-timeout", "--comm-address",
-                   "--comm-iface", "--checkpoint-every", "--exchange",
-                   "--exchange-bandwidth", "--shuffle-buffer"},
+                  WithTrainSettings(
+                      {"--train", "--test", "--valid", "--format", "--hidden", "--sparsity",
+                       "--loss", "--model", "--seed", "--world-size", "--rank",
+                       "--rendezvous", "--run-id", "--comm-timeout",
+                       "--comm-address", "--comm-iface", "--shuffle-buffer"}),
                   {"--json", "--no-progress", "--exact-eval",
                    "--checkpoint-every-epoch", "--resume", "--stream"});
   const nn::ReadOptions ro = ReadOptionsFor(o, "train");
@@ -480,27 +487,24 @@ int RunTrain(const Args& args) {
     throw UsageError("train", "--loss must be softmax or sigmoid");
   }
   mc.output().activation = nn::ParseActivation(loss);
-  nn::TrainConfig tc;
-  tc.batch_size = o.Size("--batch", 256);
-  tc.lr = o.Float("--lr", 1e-3f);
-  tc.weight_decay = o.Float("--weight-decay", 0.0f);
-  tc.threads = o.Size("--threads", 0);
+  nn::TrainSettings settings = TrainSettingsFor(o, "train");
+  nn::TrainConfig& tc = settings.train;
+  nn::FitConfig& fc = settings.fit;
   tc.comm = dp.comm.get();
-  tc.exchange = dp.exchange;
-  tc.exchange_bandwidth = dp.bandwidth;
-  nn::FitConfig fc;
-  try {
-    fc.schedule = nn::ParseLrSchedule(o.Str("--schedule", "linear"));
-  } catch (const std::invalid_argument& e) {
-    throw UsageError("train", std::string("--schedule: ") + e.what());
+  std::unique_ptr<nn::SparseDataset> valid;
+  if (o.Has("--valid")) {
+    valid = std::make_unique<nn::SparseDataset>(nn::ReadSparseFile(o.Str("--valid"), ro));
+    fc.metric = "valid p@1";
+    fc.validate = [&](const nn::Model& m) {
+      return nn::EvaluateRanks(m, *valid, false, tc.threads, *dp.comm).p_at[1];
+    };
+  } else if (fc.patience) {
+    throw UsageError("train", "--patience needs --valid");
   }
-  fc.epochs = o.Size("--epochs", 5);
-  fc.total_epochs = o.Size("--total-epochs", 0);
   const bool json = o.Has("--json");
   const bool exact_eval = o.Has("--exact-eval");
   const std::string model_path = o.Str("--model");
   fc.checkpoint_path = model_path;
-  fc.checkpoint_every = dp.checkpoint_every;
   fc.checkpoint_each_epoch = !model_path.empty() && o.Has("--checkpoint-every-epoch");
 
   const std::unique_ptr<nn::Model> model_ptr =
@@ -543,6 +547,7 @@ int RunTrain(const Args& args) {
                   "\"seconds\": %.3f, \"samples_per_s\": %.1f, \"lr\": %.6g",
                   r.epoch, r.stats.samples, r.mean_loss(), r.seconds, rate,
                   double(r.lr));
+      if (r.validated) std::printf(", \"valid_p@1\": %.6f", r.metric);
       if (input.stream) {
         std::printf(", \"bytes_read\": %llu",
                     static_cast<unsigned long long>(input.stream->bytes_read()));
@@ -555,13 +560,21 @@ int RunTrain(const Args& args) {
       }
       std::printf("}\n");
       std::fflush(stdout);
-    } else if (test) {
-      std::printf("epoch %zu: loss %.4f, %.0f samples/s; test P@1 %.4f P@5 %.4f\n",
-                  r.epoch, r.mean_loss(), rate, e.p_at[1], e.p_at[5]);
+    } else if (test || r.validated) {
+      std::printf("epoch %zu: loss %.4f, %.0f samples/s", r.epoch, r.mean_loss(), rate);
+      if (r.validated) std::printf("; valid P@1 %.4f%s", r.metric, r.best ? " (best)" : "");
+      if (test) std::printf("; test P@1 %.4f P@5 %.4f", e.p_at[1], e.p_at[5]);
+      std::printf("\n");
     }
   };
   const nn::FitResult fit = nn::Fit(model, train, tc, fc, callbacks);
   run = fit.stats;
+  if (!json && leader && fit.stopped_early) {
+    std::printf("stopped early after epoch %zu; kept epoch %zu's weights "
+                "(valid P@1 %.4f)\n",
+                size_t(nn::FitState::Of(model).epochs_done), fit.best_epoch,
+                fit.best_metric);
+  }
   nn::CheckReplicasIdentical(model, *dp.comm);
   if (!json && leader && dp.comm->size() > 1) {
     std::printf("%d ranks; gradient exchange %.2f s, %.1f MB sent by rank 0 "
@@ -705,6 +718,9 @@ constexpr Command kCommands[] = {
      "                      files); each rank reads only its byte range\n"
      "  --shuffle-buffer N  rows held for shuffling a stream (default 65536)\n"
      "  --test FILE         evaluate P@1/3/5 after every epoch\n"
+     "  --valid FILE        validation rows: P@1 after every epoch\n"
+     "  --patience N        with --valid: stop after N epochs without a\n"
+     "                      better P@1 and keep the best epoch's weights\n"
      "  --format xc|libsvm  input format (default xc)\n"
      "  --hidden W[:S],...  hidden layers: widths, each optionally LSH-sampled\n"
      "                      with sparsity S in (0, 1) (not the first); 0 for\n"

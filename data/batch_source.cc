@@ -211,9 +211,10 @@ bool StreamingSource::Next(size_t max_rows, SparseDataset* batch) {
 }
 
 double StreamingSource::Progress() const {
-  return range_bytes_ == 0 ? 1.0
-                           : std::min(1.0, double(consumed_bytes_) /
-                                               double(range_bytes_));
+  // A range's first and last lines straddle its ends: bytes delivered only
+  // approximate its length, so the end of the pass says 1 itself.
+  if (buffered_ == 0 || range_bytes_ == 0) return 1.0;
+  return std::min(1.0, double(consumed_bytes_) / double(range_bytes_));
 }
 
 std::vector<std::string> ExpandPaths(const std::string& spec) {

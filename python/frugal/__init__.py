@@ -128,6 +128,15 @@ def read_file(path, format: str = "xc", num_features: int = 0,
     return _frugal.read_file(os.fspath(path), format, int(num_features), int(num_labels))
 
 
+def _setting_text(value) -> str:
+    """A setting's value as train/settings.h parses it (repr keeps floats exact)."""
+    if isinstance(value, bool):
+        raise ValueError(f"expected a number or a name, got {value!r}")
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)
+
+
 def _as_dataset(data, y, model: "Model") -> Dataset:
     if isinstance(data, Dataset):
         return data
@@ -162,19 +171,49 @@ class Model:
         """Writes atomically (temporary file, fsync, rename)."""
         self._m.save(os.fspath(path), bool(optimizer_state))
 
-    def train(self, data, y=None, *, epochs: int = 1, batch_size: int = 256,
-              lr: float = 1e-3, weight_decay: float = 0.0, schedule: str = "linear",
-              threads: int = 0, seed: int = 1, comm: Communicator | None = None,
-              exchange: str = "auto", exchange_bandwidth: float = 0.0) -> list:
-        """Trains for `epochs` passes; returns one dict per epoch (loss,
-        samples/s). With `comm`, gradients are summed over its ranks (each
-        rank passes its own shard); `exchange` (auto, dense, sparse, factors)
-        and `exchange_bandwidth` (Gbit/s; 0: auto picks the fewest bytes) as
-        `frugal train --exchange` and `--exchange-bandwidth`."""
+    def train(self, data, y=None, *, epochs: int = 1, total_epochs: int | None = None,
+              batch_size: int = 256, lr: float = 1e-3, weight_decay: float = 0.0,
+              schedule: str = "linear", threads: int = 0, seed: int = 1,
+              comm: Communicator | None = None, exchange: str = "auto",
+              exchange_bandwidth: float = 0.0) -> list:
+        """Trains `epochs` more epochs, continuing the model's run.
+
+        Parameters
+        ----------
+        epochs : int
+            Epochs in this call. The run's position (epochs done) is kept in
+            the model, so calling ``train(data, epochs=1, total_epochs=10)``
+            ten times trains exactly as one ``train(data, epochs=10)``: the
+            same sample orders (each epoch its own) and the same weights, bit
+            for bit.
+        total_epochs : int, optional
+            The run's whole length in epochs: the horizon of the ``linear``
+            schedule. When omitted, the horizon is the end of this call, so
+            calls in a loop each decay the rate to 2% of ``lr`` by their end;
+            pass it whenever a run is split over several calls.
+        schedule : {"linear", "constant"}
+        seed : int
+            Orders the rows of every epoch.
+        comm : Communicator, optional
+            Sums gradients over its ranks (each rank passes its own shard);
+            ``exchange`` (auto, dense, sparse, factors) and
+            ``exchange_bandwidth`` (Gbit/s; 0: auto picks the fewest bytes) as
+            ``frugal train --exchange`` and ``--exchange-bandwidth``.
+
+        Returns
+        -------
+        list of dict
+            One per epoch: epoch, samples, loss, seconds, samples_per_s, lr.
+        """
         ds = _as_dataset(data, y, self)
-        return self._m.train(ds, int(epochs), int(batch_size), float(lr),
-                             float(weight_decay), schedule, int(threads), int(seed), comm,
-                             exchange, float(exchange_bandwidth))
+        settings = {"epochs": epochs, "batch_size": batch_size, "lr": lr,
+                    "weight_decay": weight_decay, "schedule": schedule,
+                    "threads": threads, "exchange": exchange,
+                    "exchange_bandwidth": exchange_bandwidth}
+        if total_epochs is not None:
+            settings["total_epochs"] = total_epochs
+        return self._m.train(ds, {k: _setting_text(v) for k, v in settings.items()},
+                             int(seed), comm)
 
     def evaluate(self, data, y=None, *, exact: bool = False, threads: int = 0) -> dict:
         """Precision@1/3/5 and recall@5 of the top-5 predictions."""

@@ -13,7 +13,7 @@ workers so all replicas stay identical.
         model = model or frugal.Model.auto(D, L, hidden=512)
         X, y = frugal.ray.shard(X_all, y_all)
         for epoch in range(start, config["epochs"]):
-            model.train(X, y, epochs=1, comm=comm)
+            model.train(X, y, epochs=1, total_epochs=config["epochs"], comm=comm)
             frugal.ray.report({"epoch": epoch}, model, epoch + 1)
 
     FrugalTrainer(loop, train_loop_config={"epochs": 10},

@@ -26,6 +26,9 @@
 #include "data/dataset.h"
 #include "nn/model.h"
 #include "nn/serialize.h"
+#include "data/batch_source.h"
+#include "train/fit.h"
+#include "train/settings.h"
 #include "train/trainer.h"
 
 namespace py = pybind11;
@@ -179,45 +182,36 @@ class PyModel {
                   optimizer_state ? nn::kWithOptimizerState : nn::kWeightsOnly);
   }
 
-  // Epochs over `data`; returns one dict per epoch. `comm` (optional) sums
-  // gradients over its ranks (every rank passes its own shard), crossing as
-  // `exchange` chooses (nn::ParseExchangePolicy), auto given a link of
-  // `exchange_gbit` Gbit/s (0: the fewest bytes).
-  py::list Train(const nn::SparseDataset& data, size_t epochs,
-                 size_t batch_size, float lr, float weight_decay,
-                 const std::string& schedule, size_t threads, uint64_t seed,
-                 comm::Communicator* comm, const std::string& exchange,
-                 double exchange_gbit) {
-    nn::TrainConfig tc;
-    tc.exchange = nn::ParseExchangePolicy(exchange);
-    tc.exchange_bandwidth = exchange_gbit * 1e9 / 8;
-    tc.batch_size = batch_size;
-    tc.lr = lr;
-    tc.weight_decay = weight_decay;
-    tc.threads = threads;
-    tc.seed = seed;
-    tc.comm = comm;
-    tc.schedule = nn::ParseLrSchedule(schedule);
-    std::vector<std::pair<nn::BatchStats, double>> out;
+  // `settings` (Python names of train/settings.h, values as text) more
+  // epochs over `data` through nn::Fit, continuing the model's run:
+  // "epochs" counts this call's epochs, "total_epochs" the whole run's (the
+  // schedule's horizon; absent: this call's end). `seed` orders the rows.
+  // `comm` (optional) sums gradients over its ranks (every rank passes its
+  // own shard). Returns one dict per epoch.
+  py::list Train(const nn::SparseDataset& data,
+                 const std::map<std::string, std::string>& settings,
+                 uint64_t seed, comm::Communicator* comm) {
+    nn::TrainSettings s = nn::DefaultTrainSettings();
+    for (const auto& [name, value] : settings) nn::ApplyTrainSetting(name, value, &s);
+    s.train.comm = comm;
+    s.fit.epochs += size_t(nn::FitState::Of(*model_).epochs_done);
+    std::vector<nn::EpochReport> reports;
     {
       py::gil_scoped_release release;
-      nn::Trainer trainer(*model_, tc);
-      const size_t batches = (data.size() + batch_size - 1) / batch_size;
-      for (size_t e = 0; e < epochs; ++e) {
-        const auto start = std::chrono::steady_clock::now();
-        const nn::BatchStats s = trainer.TrainEpoch(data, epochs * batches);
-        out.emplace_back(s, std::chrono::duration<double>(
-                                std::chrono::steady_clock::now() - start)
-                                .count());
-      }
+      nn::InMemorySource source(data, seed);
+      nn::FitCallbacks cb;
+      cb.on_epoch = [&](const nn::EpochReport& r) { reports.push_back(r); };
+      nn::Fit(*model_, source, s.train, s.fit, cb);
     }
     py::list epochs_out;
-    for (const auto& [s, seconds] : out) {
+    for (const nn::EpochReport& r : reports) {
       py::dict d;
-      d["samples"] = s.samples;
-      d["loss"] = s.samples ? s.loss_sum / double(s.samples) : 0.0;
-      d["seconds"] = seconds;
-      d["samples_per_s"] = seconds > 0 ? double(s.samples) / seconds : 0.0;
+      d["epoch"] = r.epoch;
+      d["samples"] = r.stats.samples;
+      d["loss"] = r.mean_loss();
+      d["seconds"] = r.seconds;
+      d["samples_per_s"] = r.seconds > 0 ? double(r.stats.samples) / r.seconds : 0.0;
+      d["lr"] = r.lr;
       epochs_out.append(d);
     }
     return epochs_out;

@@ -185,3 +185,33 @@ def test_text_classifier_dbpedia(tmp_path):
     clf.save(path)
     again = frugal.TextClassifier.load(path)
     assert again.predict("Some school in Ohio") == clf.predict("Some school in Ohio")
+
+
+def test_split_run_equals_one_run_bit_for_bit():
+    """Ten calls of train(epochs=1, total_epochs=10) are one train(epochs=10)."""
+    train = frugal.read_file(os.path.join(BIBTEX, "train.txt"))
+    one = frugal.Model.auto(train.num_features, train.num_labels, hidden=64)
+    split = frugal.Model.auto(train.num_features, train.num_labels, hidden=64)
+    assert one.weights_hash() == split.weights_hash()
+    whole = one.train(train, epochs=10, batch_size=64, threads=2)
+    parts = []
+    for _ in range(10):
+        parts += split.train(train, epochs=1, total_epochs=10, batch_size=64, threads=2)
+    assert [e["epoch"] for e in parts] == list(range(1, 11))
+    assert [e["lr"] for e in parts] == [e["lr"] for e in whole]
+    assert [e["loss"] for e in parts] == [e["loss"] for e in whole]
+    assert split.weights_hash() == one.weights_hash()
+    # Without total_epochs each call decays to its own end: a different run.
+    naive = frugal.Model.auto(train.num_features, train.num_labels, hidden=64)
+    for _ in range(2):
+        naive.train(train, epochs=1, batch_size=64, threads=2)
+    assert naive.train(train, epochs=1, batch_size=64, threads=2)[0]["lr"] < 1e-4
+
+
+def test_train_setting_errors_name_the_keyword():
+    model = frugal.Model(4, [frugal.Layer(2, "softmax")])
+    X = np.eye(4, dtype=np.float32)
+    with pytest.raises(ValueError, match="batch_size: expected a positive integer"):
+        model.train(X, [0, 1, 0, 1], batch_size=0)
+    with pytest.raises(ValueError, match="schedule"):
+        model.train(X, [0, 1, 0, 1], schedule="cosine")

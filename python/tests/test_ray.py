@@ -36,8 +36,8 @@ def train_loop(config):
                 and not os.path.exists(config["kill_marker"]):
             open(config["kill_marker"], "w").close()
             os.kill(os.getpid(), signal.SIGKILL)  # a worker dies mid-run
-        model.train(train, epochs=1, batch_size=BATCH // size, threads=1, comm=comm,
-                    schedule="constant", lr=1e-3)
+        model.train(train, epochs=1, total_epochs=config["epochs"],
+                    batch_size=BATCH // size, threads=1, comm=comm)
         metrics = {"epoch": epoch + 1, "hash": str(model.weights_hash())}
         if epoch + 1 == config["epochs"]:
             result = model.evaluate(os.path.join(BIBTEX, "test.txt"), exact=True)
@@ -48,7 +48,7 @@ def train_loop(config):
 def single_process_p1():
     train = frugal.read_file(os.path.join(BIBTEX, "train.txt"))
     model = frugal.Model.auto(train.num_features, 159, hidden=512)
-    model.train(train, epochs=EPOCHS, batch_size=BATCH, threads=1, schedule="constant", lr=1e-3)
+    model.train(train, epochs=EPOCHS, batch_size=BATCH, threads=1)
     return model.evaluate(os.path.join(BIBTEX, "test.txt"), exact=True)["p@1"]
 
 

@@ -1,0 +1,117 @@
+#include "train/settings.h"
+
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+#include <stdexcept>
+
+namespace frugal::nn {
+
+const std::vector<SettingInfo>& TrainSettingList() {
+  static const std::vector<SettingInfo> list = {
+      {"epochs", "epochs", "5", "epochs of the run (counted from its start)"},
+      {"total-epochs", "total_epochs", "0",
+       "the schedule's horizon in epochs (0: epochs)"},
+      {"batch", "batch_size", "256", "samples per step (per rank)"},
+      {"lr", "lr", "0.001", "Adam's peak learning rate"},
+      {"schedule", "schedule", "linear", "linear (decay to 2%) or constant"},
+      {"weight-decay", "weight_decay", "0", "AdamW decoupled weight decay"},
+      {"threads", "threads", "0", "worker threads (0: all cores)"},
+      {"patience", "patience", "0",
+       "early stopping: epochs without a better validation figure (0: off)"},
+      {"exchange", "exchange", "auto",
+       "data-parallel gradients: auto, dense, sparse or factors"},
+      {"exchange-bandwidth", "exchange_bandwidth", "0",
+       "Gbit/s of a rank's link, for auto (0: fewest bytes)"},
+      {"checkpoint-every", "checkpoint_every", "0",
+       "steps between checkpoints (0: none)"},
+  };
+  return list;
+}
+
+namespace {
+
+[[noreturn]] void Bad(const std::string& name, const std::string& expected,
+                      const std::string& value) {
+  throw std::invalid_argument(name + ": expected " + expected + ", got '" +
+                              value + "'");
+}
+
+size_t ParseCount(const std::string& name, const std::string& v, bool positive) {
+  char* end = nullptr;
+  errno = 0;
+  const unsigned long long x = std::strtoull(v.c_str(), &end, 10);
+  if (v.empty() || v[0] == '-' || *end != '\0' || errno == ERANGE ||
+      (positive && x == 0)) {
+    Bad(name, positive ? "a positive integer" : "a non-negative integer", v);
+  }
+  return size_t(x);
+}
+
+double ParseReal(const std::string& name, const std::string& v, bool positive) {
+  char* end = nullptr;
+  errno = 0;
+  const double x = std::strtod(v.c_str(), &end);
+  if (v.empty() || *end != '\0' || errno == ERANGE || !std::isfinite(x) ||
+      (positive ? !(x > 0) : !(x >= 0))) {
+    Bad(name, positive ? "a positive number" : "a number >= 0", v);
+  }
+  return x;
+}
+
+}  // namespace
+
+void ApplyTrainSetting(const std::string& name, const std::string& value,
+                       TrainSettings* s) {
+  const SettingInfo* info = nullptr;
+  for (const SettingInfo& i : TrainSettingList()) {
+    if (name == i.cli || name == i.python) info = &i;
+  }
+  if (info == nullptr) throw std::invalid_argument("unknown setting '" + name + "'");
+  const std::string key = info->cli;
+  // Errors name the setting as the caller spelled it (Python keyword or flag).
+  const std::string n = name == info->cli ? "--" + key : name;
+  TrainConfig& tc = s->train;
+  FitConfig& fc = s->fit;
+  if (key == "epochs") {
+    fc.epochs = ParseCount(n, value, true);
+  } else if (key == "total-epochs") {
+    fc.total_epochs = ParseCount(n, value, false);
+  } else if (key == "batch") {
+    tc.batch_size = ParseCount(n, value, true);
+  } else if (key == "lr") {
+    tc.lr = float(ParseReal(n, value, true));
+  } else if (key == "schedule") {
+    try {
+      fc.schedule = ParseLrSchedule(value);
+    } catch (const std::invalid_argument& e) {
+      throw std::invalid_argument(n + ": " + e.what());
+    }
+  } else if (key == "weight-decay") {
+    tc.weight_decay = float(ParseReal(n, value, false));
+  } else if (key == "threads") {
+    tc.threads = ParseCount(n, value, false);
+  } else if (key == "patience") {
+    fc.patience = ParseCount(n, value, false);
+  } else if (key == "exchange") {
+    try {
+      tc.exchange = ParseExchangePolicy(value);
+    } catch (const std::invalid_argument& e) {
+      throw std::invalid_argument(n + ": " + e.what());
+    }
+  } else if (key == "exchange-bandwidth") {
+    tc.exchange_bandwidth = ParseReal(n, value, false) * 1e9 / 8;  // bytes/s
+  } else if (key == "checkpoint-every") {
+    fc.checkpoint_every = ParseCount(n, value, false);
+  }
+}
+
+TrainSettings DefaultTrainSettings() {
+  TrainSettings s;
+  for (const SettingInfo& i : TrainSettingList()) {
+    ApplyTrainSetting(i.cli, i.default_value, &s);
+  }
+  return s;
+}
+
+}  // namespace frugal::nn
