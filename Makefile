@@ -79,8 +79,8 @@ SAN_CMAKE_ARGS = -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g" \
 ASAN_FLAGS = -fsanitize=address,undefined -fno-sanitize-recover=all \
   -fno-omit-frame-pointer
 TSAN_FLAGS = -fsanitize=thread -fno-omit-frame-pointer -DTBB_USE_PROFILING_TOOLS=2
-TSAN_TESTS ?= Trainer\.|NeuronIndex\.(Forced|Deterministic|Incremental|Schedule|Rejects)|ModelFile\.|Model\.|Classifier\.String
-TSAN_TARGETS ?= nn_test lsh_test classifier_test tsan_itt
+TSAN_TESTS ?= Trainer\.|Fit\.|StreamingSource\.|NeuronIndex\.(Forced|Deterministic|Incremental|Schedule|Rejects)|ModelFile\.|Model\.|Classifier\.String
+TSAN_TARGETS ?= nn_test fit_test lsh_test classifier_test tsan_itt
 
 .PHONY: test-asan test-tsan
 

@@ -390,10 +390,8 @@ DataParallel ConnectRanks(const Options& o) {
 }
 
 // Training input: the whole file in memory, or (--stream, or files above
-// kStreamAbove bytes in all) streamed with a bounded shuffle buffer, each
+// nn::kStreamAboveBytes in all) streamed with a bounded shuffle buffer, each
 // rank reading only its byte range.
-constexpr uint64_t kStreamAbove = uint64_t{1} << 30;
-
 struct TrainInput {
   std::unique_ptr<nn::SparseDataset> data;  // in memory
   std::unique_ptr<nn::BatchSource> source;
@@ -406,7 +404,7 @@ TrainInput OpenTrainInput(const Options& o, const nn::ReadOptions& ro,
   const std::vector<std::string> paths = nn::ExpandPaths(o.Required("--train"));
   uint64_t bytes = 0;
   for (const std::string& p : paths) bytes += nn::LineReader::FileSize(p);
-  const bool stream = o.Has("--stream") || bytes > kStreamAbove || paths.size() > 1;
+  const bool stream = o.Has("--stream") || bytes > nn::kStreamAboveBytes || paths.size() > 1;
   if (!stream) {
     in.data = std::make_unique<nn::SparseDataset>(nn::ReadSparseFile(paths[0], ro));
     in.source = std::make_unique<nn::InMemorySource>(*in.data, seed, true,
@@ -415,10 +413,10 @@ TrainInput OpenTrainInput(const Options& o, const nn::ReadOptions& ro,
   }
   nn::StreamOptions so;
   so.read = ro;
-  so.seed = seed;
   so.rank = comm.rank();
   so.world = comm.size();
-  so.shuffle_rows = o.Size("--shuffle-buffer", so.shuffle_rows);
+  so.shuffle.rows = o.Size("--shuffle-buffer", so.shuffle.rows);
+  so.shuffle.seed = seed;
   auto s = std::make_unique<nn::StreamingSource>(paths, so);
   in.stream = s.get();
   in.source = std::move(s);

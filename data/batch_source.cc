@@ -62,24 +62,108 @@ double InMemorySource::Progress() const {
   return order_.empty() ? 1.0 : double(pos_) / double(order_.size());
 }
 
+// --- ShuffledSource --------------------------------------------------------
+
+ShuffledSource::ShuffledSource(std::unique_ptr<RowStream> stream,
+                               const ShuffleOptions& options)
+    : stream_(std::move(stream)), options_(options) {
+  buffer_.resize(std::min<size_t>(std::max<size_t>(1, options.rows), 1 << 16));
+}
+
+void ShuffledSource::Start(uint64_t epoch) {
+  stream_->Rewind();
+  consumed_bytes_ = 0;
+  rng_.seed(MixSeed(options_.seed, epoch));
+  buffered_ = 0;
+  uint64_t held = 0;
+  const size_t want = std::max<size_t>(1, options_.rows);
+  while (buffered_ < want && (buffered_ == 0 || held < options_.max_bytes)) {
+    if (buffered_ == buffer_.size()) buffer_.resize(buffer_.size() * 2);
+    RowSlot& s = buffer_[buffered_];
+    if (!stream_->Read(&s)) break;
+    held += 8 * s.idx.size() + 4 * s.labels.size() + sizeof(RowSlot);
+    ++buffered_;
+  }
+}
+
+bool ShuffledSource::Next(size_t max_rows, SparseDataset* batch) {
+  batch->Reset(stream_->num_features(), stream_->num_labels());
+  while (batch->size() < max_rows && buffered_ > 0) {
+    const size_t j = buffered_ == 1 || options_.rows <= 1
+                         ? 0
+                         : size_t(rng_() % buffered_);
+    RowSlot& s = buffer_[j];
+    batch->Add(Span<const uint32_t>(s.idx.data(), s.idx.size()),
+               Span<const float>(s.val.data(), s.val.size()),
+               Span<const uint32_t>(s.labels.data(), s.labels.size()));
+    consumed_bytes_ += s.bytes;
+    // Refill slot j from the stream; at its end, the last slot fills the
+    // gap.
+    if (!stream_->Read(&s)) {
+      if (j + 1 != buffered_) std::swap(buffer_[j], buffer_[buffered_ - 1]);
+      --buffered_;
+    }
+  }
+  return batch->size() > 0;
+}
+
+double ShuffledSource::Progress() const {
+  // A range's first and last lines straddle its ends: bytes delivered only
+  // approximate its length, so the end of the pass says 1 itself.
+  const uint64_t total = stream_->pass_bytes();
+  if (buffered_ == 0 || total == 0) return buffered_ == 0 ? 1.0 : 0.0;
+  return std::min(1.0, double(consumed_bytes_) / double(total));
+}
+
 // --- StreamingSource -------------------------------------------------------
 
-StreamingSource::StreamingSource(std::vector<std::string> paths,
-                                 const StreamOptions& options)
-    : paths_(std::move(paths)), options_(options), parser_(options.read) {
+// XC/libsvm lines of this rank's byte range of several files.
+class XcRowStream : public RowStream {
+ public:
+  XcRowStream(std::vector<std::string> paths, const StreamOptions& options);
+  size_t num_features() const override { return num_features_; }
+  size_t num_labels() const override { return num_labels_; }
+  void Rewind() override;
+  bool Read(RowSlot* slot) override;
+  uint64_t pass_bytes() const override { return range_bytes_; }
+  size_t size_hint() const override { return rows_hint_; }
+  uint64_t bytes_read() const {
+    return closed_bytes_ + (reader_ ? reader_->bytes_read() : 0);
+  }
+
+ private:
+  struct Piece {  // this rank's byte range of one file
+    size_t file;
+    uint64_t begin, end;
+  };
+  std::vector<std::string> paths_;
+  ReadOptions read_;
+  size_t num_features_ = 0, num_labels_ = 0, rows_hint_ = 0;
+  std::vector<uint64_t> header_end_;  // per file: the first data byte
+  std::vector<Piece> pieces_;
+  uint64_t range_bytes_ = 0;
+  uint64_t closed_bytes_ = 0;  // bytes read by readers already closed
+  size_t piece_ = 0;
+  std::unique_ptr<LineReader> reader_;
+  RowParser parser_;
+};
+
+XcRowStream::XcRowStream(std::vector<std::string> paths,
+                         const StreamOptions& options)
+    : paths_(std::move(paths)), read_(options.read), parser_(options.read) {
   if (paths_.empty()) throw DataError("no input files");
   if (options.world < 1 || options.rank < 0 || options.rank >= options.world) {
     throw std::invalid_argument("StreamingSource: rank " +
                                 std::to_string(options.rank) + " of " +
                                 std::to_string(options.world));
   }
-  const bool xc = options.read.format == DataFormat::kXc;
-  if (!xc && (options.read.num_features == 0 || options.read.num_labels == 0)) {
+  const bool xc = read_.format == DataFormat::kXc;
+  if (!xc && (read_.num_features == 0 || read_.num_labels == 0)) {
     throw std::invalid_argument(
         "streaming libsvm input needs the feature and label counts");
   }
-  num_features_ = options.read.num_features;
-  num_labels_ = options.read.num_labels;
+  num_features_ = read_.num_features;
+  num_labels_ = read_.num_labels;
   std::vector<uint64_t> sizes;
   uint64_t rows = 0;
   for (const std::string& path : paths_) {
@@ -87,7 +171,7 @@ StreamingSource::StreamingSource(std::vector<std::string> paths,
     uint64_t start = 0;
     if (xc) {
       // The lines starting in [0, 1): the header alone.
-      LineReader head(path, 0, 1, options.read.max_line_bytes);
+      LineReader head(path, 0, 1, read_.max_line_bytes);
       std::string_view header;
       if (!head.ReadLine(&header)) {
         throw DataError(path + ":1: expected the header 'N D L' (empty file)");
@@ -95,7 +179,7 @@ StreamingSource::StreamingSource(std::vector<std::string> paths,
       start = head.next_offset();
       closed_bytes_ += head.bytes_read();
       uint64_t n = 0, d = 0, l = 0;
-      RowParser p(options.read);
+      RowParser p(read_);
       p.ParseHeader(head, header, &n, &d, &l);
       if (path == paths_.front()) {
         num_features_ = std::max<size_t>(num_features_, d);
@@ -114,7 +198,9 @@ StreamingSource::StreamingSource(std::vector<std::string> paths,
   rows_hint_ = size_t(rows / uint64_t(options.world));
   // This rank's share of the data bytes (headers excluded).
   uint64_t total = 0;
-  for (size_t i = 0; i < sizes.size(); ++i) total += sizes[i] - std::min(sizes[i], header_end_[i]);
+  for (size_t i = 0; i < sizes.size(); ++i) {
+    total += sizes[i] - std::min(sizes[i], header_end_[i]);
+  }
   const uint64_t lo = total * uint64_t(options.rank) / uint64_t(options.world);
   const uint64_t hi = total * uint64_t(options.rank + 1) / uint64_t(options.world);
   uint64_t at = 0;
@@ -127,17 +213,17 @@ StreamingSource::StreamingSource(std::vector<std::string> paths,
     }
     at += len;
   }
-  const size_t slots = std::max<size_t>(1, options.shuffle_rows);
-  buffer_.resize(std::min<size_t>(slots, 1 << 16));
 }
 
-StreamingSource::~StreamingSource() = default;
-
-uint64_t StreamingSource::bytes_read() const {
-  return closed_bytes_ + (reader_ ? reader_->bytes_read() : 0);
+void XcRowStream::Rewind() {
+  if (reader_) {
+    closed_bytes_ += reader_->bytes_read();
+    reader_.reset();
+  }
+  piece_ = 0;
 }
 
-bool StreamingSource::ReadRow(Slot& slot) {
+bool XcRowStream::Read(RowSlot* slot) {
   std::string_view line;
   for (;;) {
     if (!reader_) {
@@ -147,20 +233,16 @@ bool StreamingSource::ReadRow(Slot& slot) {
       // file's start, so errors carry line numbers.
       const bool whole = p.begin == header_end_[p.file];
       reader_ = std::make_unique<LineReader>(paths_[p.file], whole ? 0 : p.begin,
-                                             p.end, options_.read.max_line_bytes);
+                                             p.end, read_.max_line_bytes);
       if (whole && header_end_[p.file] > 0) reader_->ReadLine(&line);
     }
     if (reader_->ReadLine(&line)) {
-      const uint64_t bytes = reader_->next_offset() - reader_->line_offset();
-      if (!parser_.ParseRow(*reader_, line)) {
-        consumed_bytes_ += bytes;  // a blank libsvm line
-        continue;
-      }
+      if (!parser_.ParseRow(*reader_, line)) continue;  // a blank libsvm line
       const SparseRow r = parser_.row();
-      slot.idx.assign(r.idx.begin(), r.idx.end());
-      slot.val.assign(r.val.begin(), r.val.end());
-      slot.labels.assign(r.labels.begin(), r.labels.end());
-      slot.bytes = bytes;
+      slot->idx.assign(r.idx.begin(), r.idx.end());
+      slot->val.assign(r.val.begin(), r.val.end());
+      slot->labels.assign(r.labels.begin(), r.labels.end());
+      slot->bytes = reader_->next_offset() - reader_->line_offset();
       return true;
     }
     closed_bytes_ += reader_->bytes_read();
@@ -169,53 +251,24 @@ bool StreamingSource::ReadRow(Slot& slot) {
   }
 }
 
-void StreamingSource::Start(uint64_t epoch) {
-  if (reader_) {
-    closed_bytes_ += reader_->bytes_read();
-    reader_.reset();
-  }
-  piece_ = 0;
-  consumed_bytes_ = 0;
-  rng_.seed(MixSeed(options_.seed, epoch, uint64_t(options_.rank)));
-  buffered_ = 0;
-  buffered_bytes_ = 0;
-  const size_t want = std::max<size_t>(1, options_.shuffle_rows);
-  while (buffered_ < want && buffered_bytes_ < options_.max_shuffle_bytes) {
-    if (buffered_ == buffer_.size()) buffer_.resize(buffer_.size() * 2);
-    Slot& s = buffer_[buffered_];
-    if (!ReadRow(s)) break;
-    buffered_bytes_ += 8 * s.idx.size() + 4 * s.labels.size() + sizeof(Slot);
-    ++buffered_;
-  }
+namespace {
+
+ShuffleOptions RankShuffle(const StreamOptions& o) {
+  ShuffleOptions s = o.shuffle;
+  if (o.world > 1) s.seed = MixSeed(s.seed, uint64_t(o.rank), 0x5eed);
+  return s;
 }
 
-bool StreamingSource::Next(size_t max_rows, SparseDataset* batch) {
-  batch->Reset(num_features_, num_labels_);
-  while (batch->size() < max_rows && buffered_ > 0) {
-    const size_t j = buffered_ == 1 || options_.shuffle_rows <= 1
-                         ? 0
-                         : size_t(rng_() % buffered_);
-    Slot& s = buffer_[j];
-    batch->Add(Span<const uint32_t>(s.idx.data(), s.idx.size()),
-               Span<const float>(s.val.data(), s.val.size()),
-               Span<const uint32_t>(s.labels.data(), s.labels.size()));
-    consumed_bytes_ += s.bytes;
-    // Refill slot j from the stream; at its end, the last slot fills the
-    // gap.
-    if (!ReadRow(s)) {
-      if (j + 1 != buffered_) std::swap(buffer_[j], buffer_[buffered_ - 1]);
-      --buffered_;
-    }
-  }
-  return batch->size() > 0;
-}
+}  // namespace
 
-double StreamingSource::Progress() const {
-  // A range's first and last lines straddle its ends: bytes delivered only
-  // approximate its length, so the end of the pass says 1 itself.
-  if (buffered_ == 0 || range_bytes_ == 0) return 1.0;
-  return std::min(1.0, double(consumed_bytes_) / double(range_bytes_));
-}
+StreamingSource::StreamingSource(std::vector<std::string> paths,
+                                 const StreamOptions& options)
+    : ShuffledSource(std::make_unique<XcRowStream>(std::move(paths), options),
+                     RankShuffle(options)),
+      xc_(static_cast<const XcRowStream*>(&stream())) {}
+
+uint64_t StreamingSource::bytes_read() const { return xc_->bytes_read(); }
+uint64_t StreamingSource::range_bytes() const { return xc_->pass_bytes(); }
 
 std::vector<std::string> ExpandPaths(const std::string& spec) {
   std::vector<std::string> out;

@@ -36,6 +36,10 @@ class BatchSource {
   virtual size_t size_hint() const { return 0; }
 };
 
+// Front ends stream training files larger than this in all (bytes) instead
+// of loading them.
+constexpr uint64_t kStreamAboveBytes = uint64_t{1} << 30;
+
 // 64-bit mix of a seed and up to two words (SplitMix64 finaliser): seeds of
 // per-epoch and per-rank random streams.
 uint64_t MixSeed(uint64_t seed, uint64_t a, uint64_t b = 0);
@@ -64,19 +68,75 @@ class InMemorySource : public BatchSource {
   size_t pos_ = 0;
 };
 
+// A row as a streaming source holds it, with the bytes of input it came
+// from (for progress).
+struct RowSlot {
+  std::vector<uint32_t> idx, labels;
+  std::vector<float> val;
+  uint64_t bytes = 0;
+};
+
+// One pass over rows in input order, restartable: what ShuffledSource
+// shuffles (XC/libsvm files here, CSV through a featurizer in
+// data/csv_source.h).
+class RowStream {
+ public:
+  virtual ~RowStream() = default;
+  virtual size_t num_features() const = 0;
+  virtual size_t num_labels() const = 0;
+  // Back to the first row of the pass.
+  virtual void Rewind() = 0;
+  // The next row into *slot; false at the end of the pass.
+  virtual bool Read(RowSlot* slot) = 0;
+  // Bytes a pass spans (0 when unknown), for Progress.
+  virtual uint64_t pass_bytes() const = 0;
+  virtual size_t size_hint() const { return 0; }
+};
+
+struct ShuffleOptions {
+  // Rows held for shuffling: each delivered row is drawn uniformly from a
+  // buffer of this many rows (or of max_bytes of row data, whichever is
+  // reached first), refilled from the stream. 0 or 1: input order.
+  size_t rows = 65536;
+  size_t max_bytes = size_t{256} << 20;
+  uint64_t seed = 1;
+};
+
+// A BatchSource over a RowStream with a bounded shuffle buffer: memory is
+// the buffer plus what the stream holds. Epoch e's order depends on (seed,
+// e) only.
+class ShuffledSource : public BatchSource {
+ public:
+  ShuffledSource(std::unique_ptr<RowStream> stream, const ShuffleOptions& options);
+  size_t num_features() const override { return stream_->num_features(); }
+  size_t num_labels() const override { return stream_->num_labels(); }
+  void Start(uint64_t epoch) override;
+  bool Next(size_t max_rows, SparseDataset* batch) override;
+  double Progress() const override;
+  size_t size_hint() const override { return stream_->size_hint(); }
+
+ protected:
+  RowStream& stream() const { return *stream_; }
+
+ private:
+  std::unique_ptr<RowStream> stream_;
+  ShuffleOptions options_;
+  std::vector<RowSlot> buffer_;
+  size_t buffered_ = 0;
+  uint64_t consumed_bytes_ = 0;  // of delivered rows
+  std::mt19937_64 rng_;
+};
+
 struct StreamOptions {
   ReadOptions read;
-  // Rows held for shuffling: each delivered row is drawn uniformly from a
-  // buffer of this many rows (or of max_shuffle_bytes of row data, whichever
-  // is reached first), refilled from the stream. 0 or 1: file order.
-  size_t shuffle_rows = 65536;
-  size_t max_shuffle_bytes = size_t{256} << 20;
-  uint64_t seed = 1;
+  ShuffleOptions shuffle;
   // This rank reads bytes [rank * S / world, (rank + 1) * S / world) of the
-  // files' concatenation (S bytes), aligned to line starts.
+  // files' concatenation (S data bytes), aligned to line starts.
   int rank = 0;
   int world = 1;
 };
+
+class XcRowStream;
 
 // Rows streamed from XC or libsvm files, never holding a file in memory:
 // memory is the shuffle buffer plus a 1 MiB read buffer. Several files
@@ -84,53 +144,17 @@ struct StreamOptions {
 // headers are read, not delivered). A libsvm source needs
 // read.num_features and read.num_labels. Malformed lines throw DataError
 // naming the file and line (or, in a range that starts inside a file, the
-// line's byte offset).
-class StreamingSource : public BatchSource {
+// line's byte offset). Ranks shuffle with seeds mixed with their rank.
+class StreamingSource : public ShuffledSource {
  public:
   StreamingSource(std::vector<std::string> paths, const StreamOptions& options);
-  ~StreamingSource() override;
-  size_t num_features() const override { return num_features_; }
-  size_t num_labels() const override { return num_labels_; }
-  void Start(uint64_t epoch) override;
-  bool Next(size_t max_rows, SparseDataset* batch) override;
-  double Progress() const override;
-  // Rows in the files' XC headers divided by world (an estimate for a
-  // shard); 0 for libsvm.
-  size_t size_hint() const override { return rows_hint_; }
   // Bytes read from the files so far, headers included.
   uint64_t bytes_read() const;
   // This rank's share of the files, in bytes.
-  uint64_t range_bytes() const { return range_bytes_; }
+  uint64_t range_bytes() const;
 
  private:
-  struct Piece {  // this rank's byte range of one file
-    size_t file;
-    uint64_t begin, end;
-  };
-  struct Slot {  // a buffered row
-    std::vector<uint32_t> idx, labels;
-    std::vector<float> val;
-    uint64_t bytes = 0;  // its line's length in the file
-  };
-  // Reads the next row of this pass into `slot`; false at the end.
-  bool ReadRow(Slot& slot);
-
-  std::vector<std::string> paths_;
-  StreamOptions options_;
-  size_t num_features_ = 0, num_labels_ = 0, rows_hint_ = 0;
-  std::vector<uint64_t> header_end_;  // per file: the first data byte
-  std::vector<Piece> pieces_;
-  uint64_t range_bytes_ = 0;
-  uint64_t closed_bytes_ = 0;  // bytes read by readers already closed
-  // The pass in progress.
-  size_t piece_ = 0;
-  std::unique_ptr<LineReader> reader_;
-  RowParser parser_;
-  std::vector<Slot> buffer_;
-  size_t buffered_ = 0;
-  uint64_t buffered_bytes_ = 0;
-  uint64_t consumed_bytes_ = 0;  // of delivered rows (and skipped lines)
-  std::mt19937_64 rng_;
+  const XcRowStream* xc_;
 };
 
 // Paths from a comma-separated list whose items may be glob patterns

@@ -58,6 +58,7 @@ bool CsvReader::FillBuffer() {
   if (eof_) return false;
   in_pos_ = 0;
   in_end_ = std::fread(in_.data(), 1, in_.size(), file_);
+  bytes_read_ += in_end_;
   if (in_end_ == 0) {
     if (std::ferror(file_)) {
       throw DataError(name_ + ":" + std::to_string(line_no_ + 1) +
@@ -195,7 +196,10 @@ bool CsvReader::Next() {
     } while (line_.empty());
     record_line_ = line_no_;
     Malformed error;
-    if (ParseRecord(&error)) return true;
+    if (ParseRecord(&error)) {
+      ++records_;
+      return true;
+    }
     Reject(error.column, error.expected);
   }
 }

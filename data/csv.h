@@ -17,6 +17,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <cstdint>
 #include <vector>
 
 #include "data/dataset.h"
@@ -63,6 +64,10 @@ class CsvReader {
   std::string_view field(size_t i) const {
     return {buf_.data() + fields_[i].first, fields_[i].second - fields_[i].first};
   }
+  // Bytes of the input consumed by the records read so far.
+  uint64_t consumed_bytes() const { return bytes_read_ - (in_end_ - in_pos_); }
+  // Well-formed records read so far (the header not counted).
+  size_t records() const { return records_; }
   // Line (1-based) where the current record starts.
   size_t line() const { return record_line_; }
   const std::string& name() const { return name_; }
@@ -105,6 +110,8 @@ class CsvReader {
   std::vector<char> in_;  // raw input buffer
   size_t in_pos_ = 0, in_end_ = 0;
   bool eof_ = false;
+  uint64_t bytes_read_ = 0;
+  size_t records_ = 0;
   std::string line_;
   size_t line_no_ = 0, record_line_ = 0;
   std::string buf_;  // field contents, unquoted

@@ -9,6 +9,7 @@
 
 #include "kernels/hash_id.h"
 #include "data/batch_source.h"
+#include "data/csv_source.h"
 #include "train/fit.h"
 
 namespace frugal::nn {
@@ -19,6 +20,9 @@ using Clock = std::chrono::steady_clock;
 double Since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
 }
+
+// Rows featurized to estimate a streamed file's features per row.
+constexpr size_t kNonzeroSample = 10000;
 
 // Labels whose probabilities Predict normalizes over.
 constexpr size_t kScoredLabels = 64;
@@ -159,22 +163,38 @@ std::unique_ptr<Classifier> Classifier::Train(
   TrainReport r;
   const auto start = Clock::now();
   Featurizer featurizer;
-  SparseDataset data;
+  SparseDataset data;  // in memory, unless streamed
+  size_t nonzeros = 0;
+  r.streamed = options.stream || LineReader::FileSize(train_path) > kStreamAboveBytes;
   {
     CsvReader fit_reader(train_path, options.csv);
     featurizer = Featurizer::Fit(options.features, fit_reader);
-    CsvReader reader(train_path, options.csv);
-    data = featurizer.ReadDataset(reader);
-    r.bad_rows = reader.bad_rows();
+    if (r.streamed) {
+      // The fitting pass counted the rows; features per row come from the
+      // first kNonzeroSample rows.
+      r.bad_rows = fit_reader.bad_rows();
+      r.samples = fit_reader.records() - std::min(fit_reader.records(), r.bad_rows);
+      CsvSource head(train_path, options.csv, featurizer, {1, size_t{1} << 20, 0});
+      head.Start(0);
+      SparseDataset sample;
+      head.Next(kNonzeroSample, &sample);
+      nonzeros = size_t(double(sample.nonzeros()) / double(std::max<size_t>(1, sample.size())) *
+                        double(r.samples));
+    } else {
+      CsvReader reader(train_path, options.csv);
+      data = featurizer.ReadDataset(reader);
+      r.bad_rows = reader.bad_rows();
+      r.samples = data.size();
+      nonzeros = data.nonzeros();
+    }
   }
-  if (data.size() == 0) {
+  if (r.samples == 0) {
     throw DataError(train_path + ": expected at least one training row");
   }
   r.featurize_seconds = Since(start);
-  r.samples = data.size();
-  r.features = data.num_features();
-  r.labels = data.num_labels();
-  ChooseSettings(r.samples, data.nonzeros(), r.labels, options, &r);
+  r.features = featurizer.num_features();
+  r.labels = featurizer.num_labels();
+  ChooseSettings(r.samples, nonzeros, r.labels, options, &r);
   if (report) *report = r;  // visible to on_epoch
 
   ModelConfig mc = AutoConfig(r.features, r.labels, r.hidden, 0);
@@ -182,7 +202,7 @@ std::unique_ptr<Classifier> Classifier::Train(
   for (const auto& [k, v] : CsvMetadata(options.csv)) mc.metadata[k] = v;
   // Layer 0 reads ~nnz features per row: scale its weights to that, not to
   // the hashed dimension (which would make them vanishingly small).
-  const double nnz = double(data.nonzeros()) / double(data.size());
+  const double nnz = double(nonzeros) / double(r.samples);
   const auto train_start = Clock::now();
   std::vector<std::unique_ptr<Model>> members;
   for (size_t k = 0; k < r.members; ++k) {
@@ -204,13 +224,19 @@ std::unique_ptr<Classifier> Classifier::Train(
     FitConfig fc;
     fc.epochs = r.epochs;
     fc.schedule = LrSchedule::kLinearDecay;
-    InMemorySource source(data, seed);
+    std::unique_ptr<BatchSource> source;
+    if (r.streamed) {
+      source = std::make_unique<CsvSource>(train_path, options.csv, featurizer,
+                                           ShuffleOptions{65536, size_t{256} << 20, seed});
+    } else {
+      source = std::make_unique<InMemorySource>(data, seed);
+    }
     FitCallbacks callbacks;
     callbacks.on_epoch = [&](const EpochReport& e) {
       r.final_loss = e.mean_loss();
       if (on_epoch && k == 0) on_epoch(e.epoch, r.final_loss);
     };
-    Fit(*model, source, tc, fc, callbacks);
+    Fit(*model, *source, tc, fc, callbacks);
     if (r.members > 1) FreeOptimizerState(*model);
     members.push_back(std::move(model));
   }

@@ -36,6 +36,10 @@ struct ClassifierOptions {
   float lr = 0;
   size_t threads = 0;  // 0: all cores
   uint64_t seed = 1;
+  // Stream the training file (featurized per epoch, a bounded shuffle
+  // buffer) instead of featurizing it into memory once; automatic above
+  // 1 GiB.
+  bool stream = false;
 };
 
 // The automatic choices for `samples` training rows with `nonzeros` features
@@ -49,6 +53,7 @@ void ChooseSettings(size_t samples, size_t nonzeros, size_t labels,
 // What training chose and how it went.
 struct TrainReport {
   size_t samples = 0, features = 0, labels = 0, bad_rows = 0;
+  bool streamed = false;  // the training file was streamed, not loaded
   size_t hidden = 0, epochs = 0, batch = 0;  // hidden 0: linear
   size_t members = 1;  // ensemble size; the model's width is members * hidden
   float lr = 0;

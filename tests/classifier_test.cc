@@ -144,6 +144,31 @@ TEST(Classifier, DbpediaAccuracyModelFileAndAllocationFreePredict) {
   EXPECT_EQ(double(correct) / double(rows.size()), m.accuracy);
 }
 
+// A streamed training file (featurized anew each epoch through a shuffle
+// buffer) chooses the same settings from its counted rows and learns as well
+// as the in-memory one.
+TEST(Classifier, StreamedTrainingFileMatchesInMemory) {
+  const std::string train = kData + "/dbpedia14k/train.csv";
+  const std::string test = kData + "/dbpedia14k/test.csv";
+  if (!Exists(train)) GTEST_SKIP() << "dbpedia14k not found";
+  ClassifierOptions o = DbpediaOptions();
+  TrainReport mem, streamed;
+  const auto a = Classifier::Train(train, o, &mem);
+  o.stream = true;
+  const auto b = Classifier::Train(train, o, &streamed);
+  EXPECT_FALSE(mem.streamed);
+  EXPECT_TRUE(streamed.streamed);
+  EXPECT_EQ(streamed.samples, mem.samples);
+  EXPECT_EQ(streamed.hidden, mem.hidden);
+  EXPECT_EQ(streamed.epochs, mem.epochs);
+  EXPECT_EQ(streamed.batch, mem.batch);
+  const double acc_mem = a->Evaluate(test, o.csv).accuracy;
+  const double acc_stream = b->Evaluate(test, o.csv).accuracy;
+  std::printf("dbpedia14k: in memory %.4f, streamed %.4f\n", acc_mem, acc_stream);
+  EXPECT_GE(acc_stream, 0.96);
+  EXPECT_NEAR(acc_stream, acc_mem, 0.01);
+}
+
 TEST(Classifier, CriteoAucAboveLogisticRegression) {
   const std::string train = kData + "/criteo10k/train.txt";
   const std::string test = kData + "/criteo10k/test.txt";

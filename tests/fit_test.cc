@@ -231,7 +231,7 @@ TEST(StreamingSource, ShardsByByteRangeCoverEveryRowOnce) {
       StreamOptions o;
       o.rank = r;
       o.world = world;
-      o.shuffle_rows = 128;
+      o.shuffle.rows = 128;
       StreamingSource s({a, b}, o);
       EXPECT_EQ(s.num_features(), d.num_features());
       EXPECT_EQ(s.num_labels(), d.num_labels());
@@ -251,12 +251,12 @@ TEST(StreamingSource, ShuffleBufferOrdersPerEpochAndOneRowKeepsFileOrder) {
   const SparseDataset d = Clustered(500);
   const std::string path = WriteXc("order.txt", d);
   StreamOptions o;
-  o.shuffle_rows = 64;
+  o.shuffle.rows = 64;
   StreamingSource s({path}, o);
   const auto e0 = Pass(s, 0, 50), e1 = Pass(s, 1, 50), again = Pass(s, 0, 50);
   EXPECT_NE(e0, e1);
   EXPECT_EQ(e0, again);
-  o.shuffle_rows = 1;
+  o.shuffle.rows = 1;
   StreamingSource in_order({path}, o);
   const auto file = Pass(in_order, 0, 50);
   ASSERT_EQ(file.size(), d.size());
@@ -310,7 +310,7 @@ TEST(StreamingSource, FitFromAStreamMatchesFitFromMemory) {
   InMemorySource mem(d, 1, /*shuffle=*/false);
   Fit(a, mem, tc, fc);
   StreamOptions o;
-  o.shuffle_rows = 1;
+  o.shuffle.rows = 1;
   StreamingSource stream({path}, o);
   Fit(b, stream, tc, fc);
   EXPECT_EQ(WeightsHash(a), WeightsHash(b));

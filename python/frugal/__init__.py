@@ -229,6 +229,8 @@ class Model:
     output_dim = property(lambda self: self._m.output_dim)
     step = property(lambda self: self._m.step, doc="Adam steps taken")
     metadata = property(lambda self: self._m.metadata)
+    epochs_done = property(lambda self: self._m.epochs_done,
+                           doc="epochs of the model's run so far (train continues it)")
     layers = property(lambda self: self._m.layers)
 
     def weights_hash(self) -> int:

@@ -255,9 +255,15 @@ class PyModel {
   size_t input_dim() const { return model_->input_dim(); }
   size_t output_dim() const { return model_->output_dim(); }
   uint64_t step() const { return model_->step(); }
+  // The user's metadata: without the run's position (FitState, "fit.*").
   std::map<std::string, std::string> metadata() const {
-    return model_->config().metadata;
+    std::map<std::string, std::string> m = model_->config().metadata;
+    for (auto it = m.begin(); it != m.end();) {
+      it = it->first.rfind("fit.", 0) == 0 ? m.erase(it) : std::next(it);
+    }
+    return m;
   }
+  uint64_t epochs_done() const { return nn::FitState::Of(*model_).epochs_done; }
   py::list layers() const {
     py::list l;
     for (size_t i = 0; i < model_->num_layers(); ++i) {
@@ -467,6 +473,7 @@ PYBIND11_MODULE(_frugal, m) {
       .def_property_readonly("output_dim", &PyModel::output_dim)
       .def_property_readonly("step", &PyModel::step)
       .def_property_readonly("metadata", &PyModel::metadata)
+      .def_property_readonly("epochs_done", &PyModel::epochs_done)
       .def_property_readonly("layers", &PyModel::layers)
       .def("weights_hash", &PyModel::weights_hash)
       .def_property("inference_candidates", &PyModel::inference_active,

@@ -92,7 +92,8 @@ def test_dense_arrays_and_class_ids_multilayer():
     assert model.evaluate(X, y)["p@1"] > 0.95
     labels, _ = model.predict(sp.csr_matrix(X[:10]), k=1)
     np.testing.assert_array_equal(labels[:, 0], y[:10])
-    assert model.metadata == {"k": "v"}
+    assert model.metadata == {"k": "v"}  # the run's position is not metadata
+    assert model.epochs_done == 20
 
 
 def test_predict_pads_with_minus_one_and_reads_float32_csr_without_copy():
@@ -211,7 +212,9 @@ def test_split_run_equals_one_run_bit_for_bit():
 def test_train_setting_errors_name_the_keyword():
     model = frugal.Model(4, [frugal.Layer(2, "softmax")])
     X = np.eye(4, dtype=np.float32)
+    y = np.array([0, 1, 0, 1])
     with pytest.raises(ValueError, match="batch_size: expected a positive integer"):
-        model.train(X, [0, 1, 0, 1], batch_size=0)
+        model.train(X, y, batch_size=0)
     with pytest.raises(ValueError, match="schedule"):
-        model.train(X, [0, 1, 0, 1], schedule="cosine")
+        model.train(X, y, schedule="cosine")
+    assert model.epochs_done == 0
