@@ -396,6 +396,7 @@ struct TrainInput {
   std::unique_ptr<nn::SparseDataset> data;  // in memory
   std::unique_ptr<nn::BatchSource> source;
   nn::StreamingSource* stream = nullptr;    // source, when streaming
+  uint64_t file_bytes = 0;                  // of every training file
 };
 
 TrainInput OpenTrainInput(const Options& o, const nn::ReadOptions& ro,
@@ -404,6 +405,7 @@ TrainInput OpenTrainInput(const Options& o, const nn::ReadOptions& ro,
   const std::vector<std::string> paths = nn::ExpandPaths(o.Required("--train"));
   uint64_t bytes = 0;
   for (const std::string& p : paths) bytes += nn::LineReader::FileSize(p);
+  in.file_bytes = bytes;
   const bool stream = o.Has("--stream") || bytes > nn::kStreamAboveBytes || paths.size() > 1;
   if (!stream) {
     in.data = std::make_unique<nn::SparseDataset>(nn::ReadSparseFile(paths[0], ro));
@@ -580,9 +582,13 @@ int RunTrain(const Args& args) {
                 dp.comm->size(), run.exchange_s, double(run.exchange_bytes) / 1e6,
                 double(run.exchange_dense_bytes) / 1e6);
   }
-  if (!json && leader && input.stream) {
-    std::printf("streamed: read %.1f MB of this rank's %.1f MB range\n",
-                double(input.stream->bytes_read()) / 1e6,
+  if (!json && input.stream && fit.epochs_run > 0) {
+    const double per_epoch = double(input.stream->bytes_read()) / double(fit.epochs_run);
+    std::printf("streamed: rank %d read %.1f MB per epoch, %.1f%% of the "
+                "files' %.1f MB (its range: %.1f MB)\n",
+                dp.comm->rank(), per_epoch / 1e6,
+                100.0 * per_epoch / double(std::max<uint64_t>(1, input.file_bytes)),
+                double(input.file_bytes) / 1e6,
                 double(input.stream->range_bytes()) / 1e6);
   }
   nn::EvalResult final_eval;

@@ -16,6 +16,8 @@
 #include <string>
 
 #include "dispatch/registry.h"
+#include "nn/loss.h"
+#include "train/optimizer.h"
 
 namespace frugal::nn {
 
@@ -35,10 +37,6 @@ struct WorkerScratch {
   Model::QueryScratches query;  // shared by the thread's samples
 };
 
-float Softplus(float z) {  // log(1 + exp(z)), stable
-  return std::max(z, 0.0f) + std::log1p(std::exp(-std::fabs(z)));
-}
-
 }  // namespace
 
 struct Trainer::Impl {
@@ -55,6 +53,7 @@ struct Trainer::Impl {
   // over the threads (the slowest).
   std::vector<double> thread_layer_s, layer_s;
   ExchangeStats exchange;
+  std::unique_ptr<Optimizer> optimizer;
 };
 
 Trainer::Trainer(Model& model, const TrainConfig& config)
@@ -73,6 +72,8 @@ Trainer::Trainer(Model& model, const TrainConfig& config)
   threads_ = config.threads ? config.threads
                             : size_t(tbb::info::default_concurrency());
   impl_ = std::make_unique<Impl>(threads_);
+  impl_->optimizer = std::make_unique<Adam>(config.beta1, config.beta2,
+                                            config.eps, config.weight_decay);
   const size_t layers = model.num_layers();
   impl_->touched.assign(layers, std::vector<std::vector<uint32_t>>(threads_));
   impl_->mark.resize(layers);
@@ -95,8 +96,8 @@ namespace {
 
 // Phase 1 for one sample: forward pass, loss, and every layer's d loss /
 // d pre-activation over its active set (LayerState::delta).
-void ForwardBackward(const Model& model, const SparseRow& x, uint64_t pad_seed,
-                     WorkerScratch& s, SampleWork& w) {
+void ForwardBackward(const Model& model, const Loss& loss, const SparseRow& x,
+                     uint64_t pad_seed, WorkerScratch& s, SampleWork& w) {
   model.Forward(x, Model::Mode::kTrain, pad_seed, w.act, s.query);
   std::vector<Model::LayerState>& st = w.act.layers;
   Model::LayerState& o = st.back();
@@ -114,31 +115,9 @@ void ForwardBackward(const Model& model, const SparseRow& x, uint64_t pad_seed,
     for (size_t i = 0; i < num_labels; ++i) s.labels[i] = uint32_t(i);
   }
 
-  const std::vector<float>& z = o.pre;
-  std::vector<float>& dz = o.delta;
-  dz.resize(m);
-  w.loss = 0;
-  if (model.output().config.activation == Activation::kSoftmax) {
-    // Cross-entropy against the uniform distribution over the labels.
-    if (num_labels == 0) {
-      std::fill(dz.begin(), dz.end(), 0.0f);
-    } else {
-      double label_logits = 0;
-      for (uint32_t p : s.labels) label_logits += z[p];
-      const float lse = dispatch::Softmax()(z.data(), dz.data(), m);
-      w.loss = double(lse) - label_logits / double(num_labels);
-      const float t = 1.0f / float(num_labels);
-      for (uint32_t p : s.labels) dz[p] -= t;
-    }
-  } else {
-    // Binary cross-entropy: target 1 for labels, 0 for the other actives.
-    double loss = 0;
-    for (size_t j = 0; j < m; ++j) loss += Softplus(z[j]);
-    for (uint32_t p : s.labels) loss -= z[p];
-    w.loss = loss;
-    dispatch::Sigmoid()(z.data(), dz.data(), m);
-    for (uint32_t p : s.labels) dz[p] -= 1.0f;
-  }
+  o.delta.resize(m);
+  w.loss = loss.Gradient(o.pre.data(), m, s.labels.data(), num_labels,
+                         o.delta.data());
 
   // Down the layers: d loss / d out(l-1) = sum_j delta_j W_l[active_j], then
   // through layer l-1's activation at its active neurons.
@@ -239,6 +218,7 @@ BatchStats Trainer::TrainBatch(const SparseDataset& batch, float lr) {
   if (!(lr >= 0)) throw std::invalid_argument("Trainer: negative learning rate");
   Impl& im = *impl_;
   const size_t count = batch.size();
+  const Loss& loss = LossFor(model_.output().config.activation);
   if (im.work.size() < count) im.work.resize(count);
   const size_t T = threads_;
   const size_t num_layers = model_.num_layers();
@@ -271,7 +251,7 @@ BatchStats Trainer::TrainBatch(const SparseDataset& batch, float lr) {
           for (size_t i = r.begin(); i < r.end(); ++i) {
             SampleWork& w = im.work[i];
             w.row = uint32_t(i);
-            ForwardBackward(model_, batch.row(i), pad_seed(i), s, w);
+            ForwardBackward(model_, loss, batch.row(i), pad_seed(i), s, w);
           }
         });
     lap(stats.forward_s);
@@ -303,27 +283,19 @@ BatchStats Trainer::TrainBatch(const SparseDataset& batch, float lr) {
       stats.exchange_s -= again;
       stats.accumulate_s += again;
     }
-    // Phase 3: Adam on the touched rows.
-    const AdamParams p = AdamParams::ForStep(lr, config_.beta1, config_.beta2,
-                                             config_.eps, config_.weight_decay,
-                                             step);
-    AdamParams p_bias = p;
-    p_bias.decay = 0.0f;  // no weight decay on biases
-    const auto adam_rows = dispatch::AdamRows();
+    // Phase 3: the optimizer on the touched rows.
+    im.optimizer->BeginStep(step, lr);
+    const Optimizer& opt = *im.optimizer;
     tbb::parallel_for(size_t{0}, T, [&](size_t t) {
       for (size_t l = 0; l < num_layers; ++l) {
         ParamBlock& W = model_.layer(l).w;
         ParamBlock& B = model_.layer(l).b;
         const std::vector<uint32_t>& to = im.touched[l][t];
-        adam_rows(W.w.data(), W.m.data(), W.v.data(), W.g.data(), W.stride,
-                  to.data(), to.size(), W.cols, p);
+        opt.UpdateRows(W, to.data(), to.size(), /*bias=*/false);
         if (l > 0) {
-          adam_rows(B.w.data(), B.m.data(), B.v.data(), B.g.data(), B.stride,
-                    to.data(), to.size(), 1, p_bias);
+          opt.UpdateRows(B, to.data(), to.size(), /*bias=*/true);
         } else if (t == 0) {
-          dispatch::AdamDense()(B.w.data(), B.m.data(), B.v.data(),
-                                B.g.data(), B.cols, p_bias);
-          std::fill(B.g.begin(), B.g.end(), 0.0f);
+          opt.UpdateAll(B, /*bias=*/true);
         }
         for (uint32_t r : to) im.mark[l][r] = 0;
       }
@@ -354,7 +326,8 @@ double Trainer::SampleGradient(const SparseRow& x) {
   Impl& im = *impl_;
   std::vector<SampleWork> work(1);
   WorkerScratch s;
-  ForwardBackward(model_, x, 0, s, work[0]);
+  ForwardBackward(model_, LossFor(model_.output().config.activation), x, 0, s,
+                  work[0]);
   // Accumulate through the same phase-2 code with a one-row dataset.
   SparseDataset one(model_.input_dim(), model_.output_dim());
   one.Add(x.idx, x.val, x.labels);
