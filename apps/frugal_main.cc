@@ -35,6 +35,7 @@
 #include "data/synthetic.h"
 #include "data/batch_source.h"
 #include "train/fit.h"
+#include "tasks/auto_xmc.h"
 #include "train/settings.h"
 #include "train/trainer.h"
 
@@ -447,13 +448,84 @@ std::vector<std::string> WithTrainSettings(std::vector<std::string> valued) {
   return valued;
 }
 
+// `frugal train` with settings chosen on validation rows (tasks/auto_xmc.h):
+// one process, the training file in memory, one dense hidden layer.
+int RunTrainAuto(const Options& o, const nn::SparseDataset& train,
+                 const nn::SparseDataset* valid, const nn::SparseDataset* test) {
+  nn::XmcAutoOptions ao;
+  if (o.Has("--hidden")) ao.hidden = ParseHiddenLayers(o.Str("--hidden")).at(0).width;
+  ao.loss = o.Str("--loss", "");
+  if (!ao.loss.empty() && ao.loss != "softmax" && ao.loss != "sigmoid") {
+    throw UsageError("train", "--loss must be softmax or sigmoid");
+  }
+  const nn::TrainSettings given = TrainSettingsFor(o, "train");
+  if (o.Has("--lr")) ao.lr = given.train.lr;
+  if (o.Has("--batch")) ao.batch = given.train.batch_size;
+  if (o.Has("--epochs")) ao.epochs = given.fit.epochs;
+  ao.threads = given.train.threads;
+  ao.sparsity = o.Float("--sparsity", 0.0f);
+  ao.budget_seconds = o.Float("--budget", 0.0f);
+  ao.seed = o.Size("--seed", 1);
+  const bool json = o.Has("--json");
+  const bool exact_eval = o.Has("--exact-eval");
+  if (!json) {
+    std::printf("training: %zu samples, %zu features, %zu labels; choosing settings on %s\n",
+                train.size(), train.num_features(), train.num_labels(),
+                valid ? "--valid" : "held-out training rows");
+  }
+  nn::XmcAutoReport r;
+  std::unique_ptr<nn::Model> model = nn::TrainXmcAuto(train, valid, ao, &r);
+  if (json) {
+    for (const nn::CandidateReport& c : r.candidates) {
+      std::printf("{\"candidate\": {\"loss\": \"%s\", \"lr\": %g, \"hidden\": %zu, "
+                  "\"batch\": %zu}, \"epochs\": %zu, \"best_epoch\": %zu, "
+                  "\"valid_p@1\": %.6f, \"seconds\": %.2f, \"survived\": %s}\n",
+                  c.loss.c_str(), double(c.lr), c.hidden, c.batch, c.epochs_run,
+                  c.best_epoch, c.valid_p1, c.seconds, c.survived ? "true" : "false");
+    }
+  } else {
+    std::printf("candidate             epochs  best  valid P@1  seconds\n");
+    for (const nn::CandidateReport& c : r.candidates) {
+      std::printf("%-7s lr %-8g %6zu %5zu %10.4f %8.1f%s\n", c.loss.c_str(),
+                  double(c.lr), c.epochs_run, c.best_epoch, c.valid_p1, c.seconds,
+                  c.survived ? "" : "  (dropped after round 1)");
+    }
+    std::printf("chose %s\n", r.reason.c_str());
+  }
+  nn::EvalResult e;
+  if (test) e = nn::Evaluate(*model, *test, exact_eval, ao.threads);
+  if (json) {
+    std::printf("{\"chosen\": {\"loss\": \"%s\", \"lr\": %g, \"hidden\": %zu, "
+                "\"batch\": %zu, \"epochs\": %zu}, \"valid_p@1\": %.6f, "
+                "\"retrained\": %s, \"seconds\": %.2f",
+                r.chosen.loss.c_str(), double(r.chosen.lr), r.chosen.hidden,
+                r.chosen.batch, r.final_epochs, r.chosen.valid_p1,
+                r.retrained ? "true" : "false", r.seconds);
+    if (test) {
+      std::printf(", \"p@1\": %.6f, \"p@3\": %.6f, \"p@5\": %.6f, \"r@5\": %.6f",
+                  e.p_at[1], e.p_at[3], e.p_at[5], e.recall_at5);
+    }
+    std::printf("}\n");
+  } else {
+    std::printf("trained in %.2f s (search included)\n", r.seconds);
+    if (test) PrintEval(exact_eval ? "test (exact)" : "test", e);
+  }
+  const std::string model_path = o.Str("--model");
+  if (!model_path.empty()) {
+    nn::SaveModel(*model, model_path, nn::kWithOptimizerState);
+    if (!json) std::printf("saved %s\n", model_path.c_str());
+  }
+  return kExitOk;
+}
+
 int RunTrain(const Args& args) {
   const Options o("train", args,
                   WithTrainSettings(
                       {"--train", "--test", "--valid", "--format", "--hidden", "--sparsity",
                        "--loss", "--model", "--seed", "--world-size", "--rank",
                        "--rendezvous", "--run-id", "--comm-timeout",
-                       "--comm-address", "--comm-iface", "--shuffle-buffer"}),
+                       "--comm-address", "--comm-iface", "--shuffle-buffer",
+                       "--budget"}),
                   {"--json", "--no-progress", "--exact-eval",
                    "--checkpoint-every-epoch", "--resume", "--stream"});
   const nn::ReadOptions ro = ReadOptionsFor(o, "train");
@@ -466,6 +538,21 @@ int RunTrain(const Args& args) {
   if (o.Has("--test")) {
     test = std::make_unique<nn::SparseDataset>(
         nn::ReadSparseFile(o.Str("--test"), ro));
+  }
+  // Settings chosen on validation rows unless given, the run is resumed,
+  // streamed or data-parallel, or the hidden layers are not one dense one.
+  const bool all_given = o.Has("--hidden") && o.Has("--loss") && o.Has("--lr") &&
+                         o.Has("--batch") && o.Has("--epochs");
+  const std::string hidden_spec = o.Str("--hidden", "512");
+  const bool one_dense = hidden_spec.find_first_of(",:") == std::string::npos &&
+                         hidden_spec != "0";
+  if (!all_given && input.data && dp.comm->size() == 1 && !dp.resume && one_dense &&
+      !o.Has("--checkpoint-every") && !o.Has("--patience")) {
+    std::unique_ptr<nn::SparseDataset> valid;
+    if (o.Has("--valid")) {
+      valid = std::make_unique<nn::SparseDataset>(nn::ReadSparseFile(o.Str("--valid"), ro));
+    }
+    return RunTrainAuto(o, *input.data, valid.get(), test.get());
   }
   const size_t labels = std::max(train.num_labels(),
                                  test ? test->num_labels() : size_t{0});
@@ -722,7 +809,10 @@ constexpr Command kCommands[] = {
      "                      files); each rank reads only its byte range\n"
      "  --shuffle-buffer N  rows held for shuffling a stream (default 65536)\n"
      "  --test FILE         evaluate P@1/3/5 after every epoch\n"
-     "  --valid FILE        validation rows: P@1 after every epoch\n"
+     "  --valid FILE        validation rows (default: a held-out tenth of\n"
+     "                      the training rows): P@1 after every epoch\n"
+     "  --budget S          seconds for choosing settings (default: 15 s or\n"
+     "                      more for larger data)\n"
      "  --patience N        with --valid: stop after N epochs without a\n"
      "                      better P@1 and keep the best epoch's weights\n"
      "  --format xc|libsvm  input format (default xc)\n"

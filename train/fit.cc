@@ -120,6 +120,11 @@ FitResult Fit(Model& model, BatchSource& source, const TrainConfig& tc,
   Trainer trainer(model, tc);
   SparseDataset batch;
   Snapshot best;
+  // A run continued from its best epoch so far keeps those weights too.
+  if (keep_best && state.best_epoch != 0 && state.best_epoch == state.epochs_done &&
+      state.batches_done == 0) {
+    best.Take(model);
+  }
   auto checkpoint = [&] {
     if (!leader) return;
     state.SaveTo(model);
@@ -194,8 +199,10 @@ FitResult Fit(Model& model, BatchSource& source, const TrainConfig& tc,
     state.SaveTo(model);
     if (fc.checkpoint_each_epoch) checkpoint();
     if (callbacks.on_epoch) callbacks.on_epoch(report);
-    if (fc.validate && fc.patience > 0 &&
-        epoch + 1 - state.best_epoch >= fc.patience && epoch + 1 < fc.epochs) {
+    if (epoch + 1 < fc.epochs &&
+        ((fc.validate && fc.patience > 0 &&
+          epoch + 1 - state.best_epoch >= fc.patience) ||
+         (fc.stop && fc.stop()))) {
       result.stopped_early = true;
       break;
     }

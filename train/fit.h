@@ -69,6 +69,10 @@ struct FitConfig {
   // the best epoch (keeps a copy of the weights while training).
   size_t patience = 0;
   bool restore_best = true;
+  // Asked after every epoch (validation done): true ends the run there, as
+  // early stopping does (e.g. a time budget). A collective in data-parallel
+  // runs: every rank must answer the same.
+  std::function<bool()> stop;
   // Checkpoints (rank 0 writes, atomically, with the optimizer state):
   // every `checkpoint_every` steps and/or at the end of every epoch.
   std::string checkpoint_path;

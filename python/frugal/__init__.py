@@ -175,7 +175,7 @@ class Model:
               batch_size: int = 256, lr: float = 1e-3, weight_decay: float = 0.0,
               schedule: str = "linear", threads: int = 0, seed: int = 1,
               comm: Communicator | None = None, exchange: str = "auto",
-              exchange_bandwidth: float = 0.0) -> list:
+              exchange_bandwidth: float = 0.0, on_epoch=None) -> list:
         """Trains `epochs` more epochs, continuing the model's run.
 
         Parameters
@@ -199,6 +199,10 @@ class Model:
             ``exchange`` (auto, dense, sparse, factors) and
             ``exchange_bandwidth`` (Gbit/s; 0: auto picks the fewest bytes) as
             ``frugal train --exchange`` and ``--exchange-bandwidth``.
+        on_epoch : callable, optional
+            Called with each epoch's dict as the epoch ends (e.g. to report to
+            Ray Train or save a checkpoint); an exception it raises stops
+            training and propagates.
 
         Returns
         -------
@@ -213,7 +217,7 @@ class Model:
         if total_epochs is not None:
             settings["total_epochs"] = total_epochs
         return self._m.train(ds, {k: _setting_text(v) for k, v in settings.items()},
-                             int(seed), comm)
+                             int(seed), comm, on_epoch)
 
     def evaluate(self, data, y=None, *, exact: bool = False, threads: int = 0) -> dict:
         """Precision@1/3/5 and recall@5 of the top-5 predictions."""

@@ -12,9 +12,9 @@ workers so all replicas stay identical.
         model, start = frugal.ray.load_checkpoint()
         model = model or frugal.Model.auto(D, L, hidden=512)
         X, y = frugal.ray.shard(X_all, y_all)
-        for epoch in range(start, config["epochs"]):
-            model.train(X, y, epochs=1, total_epochs=config["epochs"], comm=comm)
-            frugal.ray.report({"epoch": epoch}, model, epoch + 1)
+        model.train(X, y, epochs=config["epochs"] - start, total_epochs=config["epochs"],
+                    comm=comm, on_epoch=lambda e: frugal.ray.report(
+                        {"epoch": e["epoch"], "loss": e["loss"]}, model, e["epoch"]))
 
     FrugalTrainer(loop, train_loop_config={"epochs": 10},
                   scaling_config=ScalingConfig(num_workers=2),

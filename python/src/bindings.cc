@@ -188,31 +188,34 @@ class PyModel {
   // schedule's horizon; absent: this call's end). `seed` orders the rows.
   // `comm` (optional) sums gradients over its ranks (every rank passes its
   // own shard). Returns one dict per epoch.
+  // `on_epoch` (None or a callable) gets each epoch's dict as it ends, with
+  // the GIL held; an exception it raises ends training and reaches the
+  // caller.
   py::list Train(const nn::SparseDataset& data,
                  const std::map<std::string, std::string>& settings,
-                 uint64_t seed, comm::Communicator* comm) {
+                 uint64_t seed, comm::Communicator* comm, py::object on_epoch) {
     nn::TrainSettings s = nn::DefaultTrainSettings();
     for (const auto& [name, value] : settings) nn::ApplyTrainSetting(name, value, &s);
     s.train.comm = comm;
     s.fit.epochs += size_t(nn::FitState::Of(*model_).epochs_done);
-    std::vector<nn::EpochReport> reports;
+    py::list epochs_out;
     {
       py::gil_scoped_release release;
       nn::InMemorySource source(data, seed);
       nn::FitCallbacks cb;
-      cb.on_epoch = [&](const nn::EpochReport& r) { reports.push_back(r); };
+      cb.on_epoch = [&](const nn::EpochReport& r) {
+        py::gil_scoped_acquire acquire;
+        py::dict d;
+        d["epoch"] = r.epoch;
+        d["samples"] = r.stats.samples;
+        d["loss"] = r.mean_loss();
+        d["seconds"] = r.seconds;
+        d["samples_per_s"] = r.seconds > 0 ? double(r.stats.samples) / r.seconds : 0.0;
+        d["lr"] = r.lr;
+        epochs_out.append(d);
+        if (!on_epoch.is_none()) on_epoch(d);
+      };
       nn::Fit(*model_, source, s.train, s.fit, cb);
-    }
-    py::list epochs_out;
-    for (const nn::EpochReport& r : reports) {
-      py::dict d;
-      d["epoch"] = r.epoch;
-      d["samples"] = r.stats.samples;
-      d["loss"] = r.mean_loss();
-      d["seconds"] = r.seconds;
-      d["samples_per_s"] = r.seconds > 0 ? double(r.stats.samples) / r.seconds : 0.0;
-      d["lr"] = r.lr;
-      epochs_out.append(d);
     }
     return epochs_out;
   }

@@ -218,3 +218,22 @@ def test_train_setting_errors_name_the_keyword():
     with pytest.raises(ValueError, match="schedule"):
         model.train(X, y, schedule="cosine")
     assert model.epochs_done == 0
+
+
+def test_resumed_run_equals_an_uninterrupted_one(tmp_path):
+    """A run saved with its optimizer state after 3 of 6 epochs and resumed
+    from the file ends with the uninterrupted run's weights (dense model)."""
+    train = frugal.read_file(os.path.join(BIBTEX, "train.txt"))
+    whole = frugal.Model.auto(train.num_features, train.num_labels, hidden=32)
+    whole.train(train, epochs=6, batch_size=128, threads=2)
+    part = frugal.Model.auto(train.num_features, train.num_labels, hidden=32)
+    seen = []
+    part.train(train, epochs=3, total_epochs=6, batch_size=128, threads=2,
+               on_epoch=lambda e: seen.append(e["epoch"]))
+    assert seen == [1, 2, 3]
+    path = str(tmp_path / "half.model")
+    part.save(path, optimizer_state=True)
+    resumed = frugal.Model.load(path)
+    assert resumed.epochs_done == 3
+    resumed.train(train, epochs=3, total_epochs=6, batch_size=128, threads=2)
+    assert resumed.weights_hash() == whole.weights_hash()

@@ -31,18 +31,24 @@ def train_loop(config):
     model, start = frugal.ray.load_checkpoint()
     if model is None:
         model = frugal.Model.auto(train.num_features, 159, hidden=512)
-    for epoch in range(start, config["epochs"]):
+    assert model.epochs_done == start
+
+    def on_epoch(e):
+        epoch = e["epoch"]
         if config.get("kill_marker") and epoch == 4 and comm.rank == 1 \
                 and not os.path.exists(config["kill_marker"]):
             open(config["kill_marker"], "w").close()
             os.kill(os.getpid(), signal.SIGKILL)  # a worker dies mid-run
-        model.train(train, epochs=1, total_epochs=config["epochs"],
-                    batch_size=BATCH // size, threads=1, comm=comm)
-        metrics = {"epoch": epoch + 1, "hash": str(model.weights_hash())}
-        if epoch + 1 == config["epochs"]:
+        metrics = {"epoch": epoch, "hash": str(model.weights_hash())}
+        if epoch == config["epochs"]:
             result = model.evaluate(os.path.join(BIBTEX, "test.txt"), exact=True)
             metrics["p@1"] = result["p@1"]
-        frugal.ray.report(metrics, model, epoch + 1)
+        frugal.ray.report(metrics, model, epoch)
+
+    # One call for the whole run: the schedule spans every epoch, and a
+    # restarted group continues from the checkpoint's epoch.
+    model.train(train, epochs=config["epochs"] - start, total_epochs=config["epochs"],
+                batch_size=BATCH // size, threads=1, comm=comm, on_epoch=on_epoch)
 
 
 def single_process_p1():

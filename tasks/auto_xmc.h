@@ -1,0 +1,70 @@
+// Automatic settings for the extreme-classification network, chosen on
+// validation rows, never on a test file: the rows given as validation data,
+// or else a held-out tenth of the training rows. Candidates (hidden width,
+// loss, learning rate) race by successive halving, each stopping early on
+// validation P@1; the winner is then retrained on every training row for its
+// best epoch count when the time budget allows. Settings given explicitly
+// are not searched; with all of them given there is no search at all.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "data/dataset.h"
+#include "nn/model.h"
+#include "train/fit.h"
+#include "train/trainer.h"
+
+namespace frugal::nn {
+
+struct XmcAutoOptions {
+  // 0 / empty: chosen automatically; anything else is used as given.
+  size_t hidden = 0;      // width of the one ReLU hidden layer
+  std::string loss;       // "softmax" or "sigmoid"
+  float lr = 0;
+  size_t batch = 0;
+  size_t epochs = 0;      // with none given: early stopping on validation
+  float sparsity = 0;     // output sparsity (0: AutoConfig's rule)
+  // Search budget in wall seconds (0: max(15, the data's size rule)).
+  double budget_seconds = 0;
+  double valid_fraction = 0.1;  // held out when no validation data is given
+  size_t threads = 0;
+  uint64_t seed = 1;
+};
+
+// One candidate's run on the validation split.
+struct CandidateReport {
+  size_t hidden = 0;
+  std::string loss;
+  float lr = 0;
+  size_t batch = 0;
+  size_t epochs_run = 0, best_epoch = 0;
+  double valid_p1 = 0;
+  double seconds = 0;
+  bool survived = false;  // kept after the first round
+};
+
+struct XmcAutoReport {
+  std::vector<CandidateReport> candidates;
+  CandidateReport chosen;
+  size_t train_rows = 0, valid_rows = 0;
+  bool searched = false;       // false: every setting was given
+  bool retrained = false;      // the final model saw every training row
+  size_t final_epochs = 0;
+  double seconds = 0;
+  std::string reason;          // one line: why these settings
+};
+
+// Trains a model on `train` with settings chosen as above (valid: optional
+// validation rows). `on_epoch` sees every epoch of every run (candidate
+// index, report). The model's metadata records the choice ("auto.*").
+std::unique_ptr<Model> TrainXmcAuto(
+    const SparseDataset& train, const SparseDataset* valid,
+    const XmcAutoOptions& options, XmcAutoReport* report,
+    const std::function<void(size_t, const EpochReport&)>& on_epoch = nullptr);
+
+}  // namespace frugal::nn
