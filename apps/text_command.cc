@@ -261,6 +261,15 @@ int Train(const std::vector<std::string>& args) {
   const auto classifier = nn::Classifier::Train(
       f.Required("--train"), o, &r, [&](size_t epoch, double loss) {
         if (epoch == 1 && !json) {
+          for (const nn::CandidateAccuracy& c : r.candidates) {
+            std::printf("candidate %-18s held-out %s %.4f at epoch %zu\n",
+                        c.linear ? "linear" : ("hidden " + std::to_string(c.hidden)).c_str(),
+                        r.labels == 2 ? "ROC-AUC" : "accuracy", c.accuracy, c.best_epoch);
+          }
+          if (!r.candidates.empty()) {
+            std::printf("chose the best of %zu candidates on %zu held-out training rows\n",
+                        r.candidates.size(), r.valid_rows);
+          }
           std::printf("featurized %zu rows in %.2f s: %zu hashed features, "
                       "%zu labels, %zu bad rows skipped\n"
                       "model: %s x %zu, %zu epochs, batch %zu, lr %g\n",
@@ -289,6 +298,14 @@ int Train(const std::vector<std::string>& args) {
                 r.epochs,
                 r.batch, double(r.lr), r.final_loss, r.featurize_seconds,
                 r.train_seconds, seconds);
+    std::printf(", \"valid_rows\": %zu, \"candidates\": [", r.valid_rows);
+    for (size_t i = 0; i < r.candidates.size(); ++i) {
+      const nn::CandidateAccuracy& c = r.candidates[i];
+      std::printf("%s{\"hidden\": %zu, \"lr\": %g, \"best_epoch\": %zu, "
+                  "\"valid_accuracy\": %.6f}",
+                  i ? ", " : "", c.hidden, double(c.lr), c.best_epoch, c.accuracy);
+    }
+    std::printf("]");
     if (f.Has("--test")) std::printf(", \"test\": {%s}", MetricsJson(m).c_str());
     std::printf("}\n");
   } else {

@@ -1,6 +1,7 @@
 #include "tasks/classifier.h"
 
 #include <algorithm>
+#include <random>
 #include <chrono>
 #include <map>
 #include <cmath>
@@ -122,7 +123,96 @@ std::unique_ptr<Model> Merge(const std::vector<std::unique_ptr<Model>>& members,
   return merged;
 }
 
+// Held-out rows for choosing settings: a tenth of the rows, 200 to 5,000.
+constexpr double kValidFraction = 0.1;
+
+// The held-out figure settings are chosen by: ROC-AUC for a binary target
+// (accuracy there mostly counts the majority class), else top-1 accuracy.
+double HeldOutFigure(const Model& m, const SparseDataset& held, size_t threads) {
+  if (m.output_dim() != 2) return Evaluate(m, held, true, threads).p_at[1];
+  const size_t n = held.size();
+  std::vector<uint32_t> labels(2 * n);
+  std::vector<float> logits(2 * n);
+  PredictBatch(m, n, [&](size_t i) { return held.row(i); }, 2, true, threads,
+               labels.data(), logits.data());
+  std::vector<float> score(n);
+  std::vector<uint8_t> positive(n);
+  for (size_t i = 0; i < n; ++i) {
+    // Logit of label 1 minus label 0's: a monotone image of P(label 1).
+    const float d = logits[2 * i] - logits[2 * i + 1];
+    score[i] = labels[2 * i] == 1 ? d : -d;
+    const SparseRow r = held.row(i);
+    positive[i] = std::find(r.labels.begin(), r.labels.end(), 1u) != r.labels.end();
+  }
+  return RocAuc(score, positive);
+}
+
 }  // namespace
+
+void ChooseOnValidation(
+    const SparseDataset& data, const ClassifierOptions& options,
+    const std::function<std::unique_ptr<Model>(const TrainReport&, uint64_t)>& make_model,
+    TrainReport* r) {
+  const size_t n = data.size();
+  const size_t v = std::min<size_t>(5000, std::max<size_t>(200, size_t(kValidFraction * double(n))));
+  if (n < 2 * v) return;  // too few rows to hold any out: the rules stand
+  std::vector<uint32_t> order(n);
+  std::iota(order.begin(), order.end(), 0u);
+  std::mt19937_64 rng(MixSeed(options.seed, 0xa11d));
+  std::shuffle(order.begin(), order.end(), rng);
+  const SparseDataset held = SelectRows(data, Span<const uint32_t>(order.data(), v));
+  const SparseDataset rest = SelectRows(data, Span<const uint32_t>(order.data() + v, n - v));
+  // Candidates: a linear model and the hidden layer of the rules, unless
+  // one was asked for.
+  std::vector<bool> linear;
+  if (options.linear) {
+    linear = {true};
+  } else if (options.hidden) {
+    linear = {false};
+  } else {
+    linear = {true, false};
+  }
+  // Epochs: early stopping within twice the rules' count (at least 10),
+  // unless given.
+  const size_t max_epochs = options.epochs ? options.epochs : std::max<size_t>(10, 2 * r->epochs);
+  TrainReport best = *r;
+  double best_acc = -1;
+  for (const bool lin : linear) {
+    ClassifierOptions o = options;
+    o.linear = lin;
+    TrainReport s = *r;
+    ChooseSettings(data.size(), data.nonzeros(), r->labels, o, &s);
+    auto model = make_model(s, options.seed);
+    TrainConfig tc;
+    tc.batch_size = s.batch;
+    tc.lr = s.lr;
+    tc.threads = options.threads;
+    FitConfig fc;
+    fc.epochs = max_epochs;
+    fc.schedule = LrSchedule::kLinearDecay;
+    fc.validate = [&](const Model& m) { return HeldOutFigure(m, held, options.threads); };
+    fc.patience = options.epochs ? 0 : 2;
+    InMemorySource source(rest, options.seed);
+    const FitResult f = Fit(*model, source, tc, fc);
+    CandidateAccuracy c;
+    c.linear = lin;
+    c.hidden = s.hidden;
+    c.lr = s.lr;
+    c.best_epoch = f.best_epoch;
+    c.accuracy = f.best_metric;
+    r->candidates.push_back(c);
+    if (f.best_metric > best_acc) {
+      best_acc = f.best_metric;
+      best = s;
+      best.epochs = options.epochs ? options.epochs : std::max<size_t>(1, f.best_epoch);
+      best.horizon = 0;  // the final run decays over its own epochs
+    }
+  }
+  best.candidates = r->candidates;
+  best.valid_rows = v;
+  best.valid_accuracy = best_acc;
+  *r = best;
+}
 
 void ChooseSettings(size_t samples, size_t nonzeros, size_t labels,
                     const ClassifierOptions& o, TrainReport* r) {
@@ -195,34 +285,44 @@ std::unique_ptr<Classifier> Classifier::Train(
   r.features = featurizer.num_features();
   r.labels = featurizer.num_labels();
   ChooseSettings(r.samples, nonzeros, r.labels, options, &r);
-  if (report) *report = r;  // visible to on_epoch
-
-  ModelConfig mc = AutoConfig(r.features, r.labels, r.hidden, 0);
-  mc.metadata = featurizer.ToMetadata();
-  for (const auto& [k, v] : CsvMetadata(options.csv)) mc.metadata[k] = v;
   // Layer 0 reads ~nnz features per row: scale its weights to that, not to
   // the hashed dimension (which would make them vanishingly small).
   const double nnz = double(nonzeros) / double(r.samples);
-  const auto train_start = Clock::now();
-  std::vector<std::unique_ptr<Model>> members;
-  for (size_t k = 0; k < r.members; ++k) {
-    const uint64_t seed = options.seed + 7919 * k;
+  auto make_model = [&](const TrainReport& s, uint64_t seed) {
+    ModelConfig mc = AutoConfig(r.features, r.labels, s.hidden, 0);
+    mc.metadata = featurizer.ToMetadata();
+    for (const auto& [k, v] : CsvMetadata(options.csv)) mc.metadata[k] = v;
     mc.seed = seed;
     auto model = std::make_unique<Model>(mc, /*initialize=*/false);
     for (size_t l = 0; l < model->num_layers(); ++l) {
       Layer& layer = model->layer(l);
       const float scale =
-          l == 0 ? r.init_scale * std::sqrt(3.0f / float(std::max(1.0, nnz)))
+          l == 0 ? s.init_scale * std::sqrt(3.0f / float(std::max(1.0, nnz)))
                  : std::sqrt(6.0f / float(layer.w.rows + layer.w.cols));
       FillUniform(layer.w, scale, uint32_t(seed) + uint32_t(l));
     }
     model->RebuildIndex();
+    return model;
+  };
+  const auto train_start = Clock::now();
+  if (!r.streamed && (options.epochs == 0 || (!options.linear && options.hidden == 0))) {
+    ChooseOnValidation(data, options, make_model, &r);
+  }
+  if (report) *report = r;  // visible to on_epoch
+
+  std::vector<std::unique_ptr<Model>> members;
+  ModelConfig mc;
+  for (size_t k = 0; k < r.members; ++k) {
+    const uint64_t seed = options.seed + 7919 * k;
+    auto model = make_model(r, seed);
+    mc = model->config();
     TrainConfig tc;
     tc.batch_size = r.batch;
     tc.lr = r.lr;
     tc.threads = options.threads;
     FitConfig fc;
     fc.epochs = r.epochs;
+    fc.total_epochs = r.horizon ? r.horizon : r.epochs;
     fc.schedule = LrSchedule::kLinearDecay;
     std::unique_ptr<BatchSource> source;
     if (r.streamed) {

@@ -50,6 +50,16 @@ struct TrainReport;
 void ChooseSettings(size_t samples, size_t nonzeros, size_t labels,
                     const ClassifierOptions& options, TrainReport* report);
 
+// One candidate of the search on held-out rows.
+struct CandidateAccuracy {
+  bool linear = false;
+  size_t hidden = 0;
+  float lr = 0;
+  size_t best_epoch = 0;
+  double accuracy = 0;  // on the held-out rows, at best_epoch (ROC-AUC
+                        // for a binary target)
+};
+
 // What training chose and how it went.
 struct TrainReport {
   size_t samples = 0, features = 0, labels = 0, bad_rows = 0;
@@ -60,7 +70,22 @@ struct TrainReport {
   float init_scale = 0;  // input-layer weights, relative to 1/sqrt(nnz)
   double featurize_seconds = 0, train_seconds = 0;
   double final_loss = 0;  // mean over the last epoch (of the last member)
+  // Settings chosen on held-out training rows (empty: the rules alone).
+  std::vector<CandidateAccuracy> candidates;
+  size_t valid_rows = 0;
+  double valid_accuracy = 0;
+  size_t horizon = 0;  // the schedule's epochs (0: epochs)
 };
+
+// Picks linear vs hidden (unless given) and the epoch count (unless given)
+// by early stopping (on accuracy, or ROC-AUC for two labels) on a held-out
+// tenth of `data` (200 to 5,000 rows), each
+// candidate with its rules' batch and rate; the final model then trains on
+// every row. Leaves *r as the rules set it when `data` is too small.
+void ChooseOnValidation(
+    const SparseDataset& data, const ClassifierOptions& options,
+    const std::function<std::unique_ptr<Model>(const TrainReport&, uint64_t)>& make_model,
+    TrainReport* r);
 
 struct ClassifierMetrics {
   size_t samples = 0;
