@@ -645,7 +645,9 @@ int RunGenerate(const Args& args) {
     sc.seed = o.Size("--seed", sc.seed);
     num_features = sc.num_features;
     num_labels = sc.num_labels;
-    row_fn = [&sc](size_t i, nn::GeneratedRow& row) { nn::SteepRow(sc, i, row); };
+    row_fn = [&sc](size_t i, nn::GeneratedRow& row) {
+      nn::SteepRow(sc, i, row);
+    };
   } else {
     nn::RealisticConfig rc;
     rc.num_labels = o.Size("--labels", rc.num_labels);
@@ -669,9 +671,8 @@ int RunGenerate(const Args& args) {
     row_fn = [gen](size_t i, nn::GeneratedRow& row) { gen->Row(i, row); };
   }
   auto write = [&](const std::string& path, size_t first, size_t count) {
-    const nn::WriteStats s = nn::WriteGeneratedXc(path, num_features,
-                                                  num_labels, first, count,
-                                                  row_fn);
+    const nn::WriteStats s = nn::WriteGeneratedXc(
+        path, num_features, num_labels, first, count, row_fn);
     std::printf(
         "wrote %s: %zu samples, %zu features, %zu labels (%s tail), "
         "%.1f MB in %.2f s, %.1f MB/s\n",
@@ -716,7 +717,8 @@ constexpr Command kCommands[] = {
      "                      'l1,l2 f:v f:v' rows)\n"
      "  --test FILE         evaluate P@1/3/5 after every epoch\n"
      "  --format xc|libsvm  input format (default xc)\n"
-     "  --hidden W[:S],...  hidden layers: widths, each optionally LSH-sampled\n"
+     "  --hidden W[:S],...  hidden layers: widths, each optionally "
+     "LSH-sampled\n"
      "                      with sparsity S in (0, 1) (not the first); 0 for\n"
      "                      none (a linear model) (default 128)\n"
      "  --epochs N          passes over the data (default 5)\n"

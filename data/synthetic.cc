@@ -23,8 +23,8 @@ namespace {
 // A power-law rank in [0, n): P(r) ~ 1 / (r + offset), by inverting the CDF
 // of the continuous distribution; u in [0, 1). offset > 0 flattens the head.
 size_t PowerLawRank(double u, size_t n, double offset) {
-  const double r = offset * std::exp(u * std::log((double(n) + offset) / offset)) -
-                   offset;
+  const double r =
+      offset * std::exp(u * std::log((double(n) + offset) / offset)) - offset;
   return std::min(n - 1, size_t(r));
 }
 
@@ -86,8 +86,7 @@ std::vector<uint32_t> RandomPermutation(size_t n, Rng& rng) {
 }
 
 // Adds feature f to the row's (feature, count) list; true if it is new.
-bool AddFeature(std::vector<std::pair<uint32_t, uint32_t>>& feats,
-                uint32_t f) {
+bool AddFeature(std::vector<std::pair<uint32_t, uint32_t>>& feats, uint32_t f) {
   for (auto& [g, n] : feats) {
     if (g == f) {
       ++n;
@@ -230,7 +229,8 @@ size_t RealisticGenerator::ClusterOf(size_t position) const {
 // the vocabulary's words are moderately common background words.
 uint32_t RealisticGenerator::ClusterWord(size_t cluster, double u) const {
   const size_t t = PowerLawRank(u, c_.cluster_features, 3.0);
-  const uint64_t h = Mix64((uint64_t(cluster) << 20 ^ t) + c_.seed * 0x100000001b3ull);
+  const uint64_t h =
+      Mix64((uint64_t(cluster) << 20 ^ t) + c_.seed * 0x100000001b3ull);
   const double v = double(h >> 11) * 0x1.0p-53;
   return feature_at_rank_[PowerLawRank(v, c_.num_features, 200.0)];
 }
@@ -250,8 +250,7 @@ void RealisticGenerator::Row(size_t i, GeneratedRow& row) const {
       position_for(rng.Uniform() * cum_weight_.back(), 0, c.num_labels);
   const size_t cluster = ClusterOf(anchor);
   const size_t lo = cluster_start_[cluster], hi = cluster_start_[cluster + 1];
-  const size_t k =
-      std::min(hi - lo, 1 + rng.Poisson(c.mean_labels - 1));
+  const size_t k = std::min(hi - lo, 1 + rng.Poisson(c.mean_labels - 1));
   const double w_lo = lo ? cum_weight_[lo - 1] : 0.0;
   const double w_hi = cum_weight_[hi - 1];
   row.labels.assign(1, label_at_[anchor]);
@@ -277,8 +276,7 @@ void RealisticGenerator::Row(size_t i, GeneratedRow& row) const {
   thread_local std::vector<std::pair<uint32_t, uint32_t>> feats;
   feats.clear();
   size_t want = n_label;
-  for (size_t got = 0, draws = 0; got < want && draws < 4 * want + 8;
-       ++draws) {
+  for (size_t got = 0, draws = 0; got < want && draws < 4 * want + 8; ++draws) {
     const uint64_t l = row.labels[rng.Below(row.labels.size())];
     const uint64_t t = rng.Below(c.label_features);
     const uint64_t h = Mix64(l * 0x10000ull + t + (c.seed << 40));
@@ -290,8 +288,9 @@ void RealisticGenerator::Row(size_t i, GeneratedRow& row) const {
     AddFeature(feats, ClusterWord(cluster, rng.Uniform()));
   }
   for (size_t draws = 0; feats.size() < n && draws < 16 * n + 16; ++draws) {
-    AddFeature(feats, feature_at_rank_[PowerLawRank(rng.Uniform(),
-                                                    c.num_features, 10.0)]);
+    AddFeature(
+        feats,
+        feature_at_rank_[PowerLawRank(rng.Uniform(), c.num_features, 10.0)]);
   }
 
   // tf-idf values, L2-normalised.
@@ -402,9 +401,9 @@ WriteStats WriteGeneratedXc(
   }
   if (std::fflush(f.get()) != 0 || std::ferror(f.get())) fail();
   if (std::fclose(f.release()) != 0) fail();
-  stats.seconds = std::chrono::duration<double>(
-                      std::chrono::steady_clock::now() - start)
-                      .count();
+  stats.seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
   return stats;
 }
 

@@ -45,14 +45,14 @@ void ExpectSameRows(const SparseDataset& a, size_t a_first,
                     const SparseDataset& b, size_t b_first, size_t count) {
   for (size_t i = 0; i < count; ++i) {
     const SparseRow x = a.row(a_first + i), y = b.row(b_first + i);
-    ASSERT_TRUE(std::equal(x.labels.begin(), x.labels.end(),
-                           y.labels.begin(), y.labels.end()))
+    ASSERT_TRUE(std::equal(x.labels.begin(), x.labels.end(), y.labels.begin(),
+                           y.labels.end()))
         << "row " << i;
-    ASSERT_TRUE(std::equal(x.idx.begin(), x.idx.end(), y.idx.begin(),
-                           y.idx.end()))
+    ASSERT_TRUE(
+        std::equal(x.idx.begin(), x.idx.end(), y.idx.begin(), y.idx.end()))
         << "row " << i;
-    ASSERT_TRUE(std::equal(x.val.begin(), x.val.end(), y.val.begin(),
-                           y.val.end()))
+    ASSERT_TRUE(
+        std::equal(x.val.begin(), x.val.end(), y.val.begin(), y.val.end()))
         << "row " << i;
   }
 }
@@ -119,8 +119,7 @@ TEST(RealisticGenerator, RowsDependOnlyOnSeedAndIndex) {
   size_t same = 0;
   for (size_t i = 0; i < 20; ++i) {
     const SparseRow x = big.row(i), y = other.row(i);
-    same += std::equal(x.idx.begin(), x.idx.end(), y.idx.begin(),
-                       y.idx.end());
+    same += std::equal(x.idx.begin(), x.idx.end(), y.idx.begin(), y.idx.end());
   }
   EXPECT_EQ(same, 0u);
 }
@@ -178,10 +177,10 @@ TEST(WriteGeneratedXc, EqualsInMemoryWriterAndReadsBack) {
   EXPECT_EQ(back.num_labels(), c.num_labels);
   for (size_t i = 0; i < count; ++i) {
     const SparseRow x = data.row(i), y = back.row(i);
-    ASSERT_TRUE(std::equal(x.labels.begin(), x.labels.end(),
-                           y.labels.begin(), y.labels.end()));
-    ASSERT_TRUE(std::equal(x.idx.begin(), x.idx.end(), y.idx.begin(),
-                           y.idx.end()));
+    ASSERT_TRUE(std::equal(x.labels.begin(), x.labels.end(), y.labels.begin(),
+                           y.labels.end()));
+    ASSERT_TRUE(
+        std::equal(x.idx.begin(), x.idx.end(), y.idx.begin(), y.idx.end()));
     for (size_t j = 0; j < x.val.size(); ++j) {
       ASSERT_NEAR(x.val[j], y.val[j], 1e-5f * x.val[j]);  // 6 digits
     }
