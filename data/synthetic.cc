@@ -28,6 +28,22 @@ size_t PowerLawRank(double u, size_t n, double offset) {
   return std::min(n - 1, size_t(r));
 }
 
+// PowerLawRank(u, n, offset) with the logarithm computed once (the same
+// results, bit for bit).
+class PowerLaw {
+ public:
+  PowerLaw(size_t n, double offset)
+      : n_(n), offset_(offset), log_(std::log((double(n) + offset) / offset)) {}
+  size_t operator()(double u) const {
+    const double r = offset_ * std::exp(u * log_) - offset_;
+    return std::min(n_ - 1, size_t(r));
+  }
+
+ private:
+  size_t n_;
+  double offset_, log_;
+};
+
 // A fixed permutation of [0, n): x -> (a x + b) mod n with gcd(a, n) = 1.
 struct Permutation {
   // n < 2^31, so a * x fits in 64 bits.
@@ -85,17 +101,45 @@ std::vector<uint32_t> RandomPermutation(size_t n, Rng& rng) {
   return p;
 }
 
-// Adds feature f to the row's (feature, count) list; true if it is new.
-bool AddFeature(std::vector<std::pair<uint32_t, uint32_t>>& feats, uint32_t f) {
-  for (auto& [g, n] : feats) {
-    if (g == f) {
-      ++n;
-      return false;
+// A row's distinct features with their draw counts (tf), in first-draw
+// order, with an open-addressing index for the membership test.
+class FeatureCounter {
+ public:
+  // Empties the counter for a row of at most max_distinct features.
+  void Reset(size_t max_distinct) {
+    items.clear();
+    size_t cap = 64;
+    bits_ = 6;
+    while (cap < 2 * max_distinct + 2) {
+      cap *= 2;
+      ++bits_;
+    }
+    slots_.assign(cap, 0);
+  }
+  // Counts one draw of f; true if f is new.
+  bool Add(uint32_t f) {
+    const size_t mask = slots_.size() - 1;
+    for (size_t s = (f * 0x9e3779b1u) >> (32 - bits_);; s = (s + 1) & mask) {
+      const uint32_t j = slots_[s];
+      if (j == 0) {
+        items.emplace_back(f, 1);
+        slots_[s] = uint32_t(items.size());
+        return true;
+      }
+      if (items[j - 1].first == f) {
+        ++items[j - 1].second;
+        return false;
+      }
     }
   }
-  feats.emplace_back(f, 1);
-  return true;
-}
+  size_t size() const { return items.size(); }
+
+  std::vector<std::pair<uint32_t, uint32_t>> items;  // (feature, count)
+
+ private:
+  std::vector<uint32_t> slots_;  // 1 + index into items, 0 = empty
+  int bits_ = 6;
+};
 
 }  // namespace
 
@@ -225,16 +269,6 @@ size_t RealisticGenerator::ClusterOf(size_t position) const {
          1;
 }
 
-// A word of cluster j's vocabulary, Zipf-weighted within it (u in [0, 1));
-// the vocabulary's words are moderately common background words.
-uint32_t RealisticGenerator::ClusterWord(size_t cluster, double u) const {
-  const size_t t = PowerLawRank(u, c_.cluster_features, 3.0);
-  const uint64_t h =
-      Mix64((uint64_t(cluster) << 20 ^ t) + c_.seed * 0x100000001b3ull);
-  const double v = double(h >> 11) * 0x1.0p-53;
-  return feature_at_rank_[PowerLawRank(v, c_.num_features, 200.0)];
-}
-
 void RealisticGenerator::Row(size_t i, GeneratedRow& row) const {
   const RealisticConfig& c = c_;
   Rng rng(Mix64(Mix64(c.seed) ^ (uint64_t(i) * 0x9e3779b97f4a7c15ull + 1)));
@@ -273,33 +307,42 @@ void RealisticGenerator::Row(size_t i, GeneratedRow& row) const {
   const size_t n_label = size_t(c.label_share * double(n) + 0.5);
   const size_t n_cluster =
       std::min(n - n_label, size_t(c.cluster_share * double(n) + 0.5));
-  thread_local std::vector<std::pair<uint32_t, uint32_t>> feats;
-  feats.clear();
+  // A word of the cluster's vocabulary, Zipf-weighted within it; the
+  // vocabulary's words are moderately common background words.
+  const PowerLaw word_in_cluster(c.cluster_features, 3.0);
+  const PowerLaw vocabulary_rank(c.num_features, 200.0);
+  const PowerLaw background_rank(c.num_features, 10.0);
+  auto cluster_word = [&](double u) {
+    const size_t t = word_in_cluster(u);
+    const uint64_t h =
+        Mix64((uint64_t(cluster) << 20 ^ t) + c.seed * 0x100000001b3ull);
+    return feature_at_rank_[vocabulary_rank(double(h >> 11) * 0x1.0p-53)];
+  };
+  thread_local FeatureCounter feats;
+  feats.Reset(n);
   size_t want = n_label;
   for (size_t got = 0, draws = 0; got < want && draws < 4 * want + 8; ++draws) {
     const uint64_t l = row.labels[rng.Below(row.labels.size())];
     const uint64_t t = rng.Below(c.label_features);
     const uint64_t h = Mix64(l * 0x10000ull + t + (c.seed << 40));
-    got += AddFeature(feats, uint32_t(h % c.num_features));
+    got += feats.Add(uint32_t(h % c.num_features));
   }
   want = std::min(n, n_label + n_cluster);
   for (size_t draws = 0; feats.size() < want && draws < 4 * n_cluster + 8;
        ++draws) {
-    AddFeature(feats, ClusterWord(cluster, rng.Uniform()));
+    feats.Add(cluster_word(rng.Uniform()));
   }
   for (size_t draws = 0; feats.size() < n && draws < 16 * n + 16; ++draws) {
-    AddFeature(
-        feats,
-        feature_at_rank_[PowerLawRank(rng.Uniform(), c.num_features, 10.0)]);
+    feats.Add(feature_at_rank_[background_rank(rng.Uniform())]);
   }
 
   // tf-idf values, L2-normalised.
-  std::sort(feats.begin(), feats.end());
+  std::sort(feats.items.begin(), feats.items.end());
   row.idx.resize(feats.size());
   row.val.resize(feats.size());
   double norm = 0;
   for (size_t j = 0; j < feats.size(); ++j) {
-    const auto [f, tf] = feats[j];
+    const auto [f, tf] = feats.items[j];
     const double v = (1.0 + std::log(double(tf))) * double(idf_[f]);
     row.idx[j] = f;
     row.val[j] = float(v);

@@ -114,7 +114,6 @@ class RealisticGenerator {
 
  private:
   size_t ClusterOf(size_t position) const;
-  uint32_t ClusterWord(size_t cluster, double u) const;
 
   RealisticConfig c_;
   std::vector<uint32_t> label_at_;         // position -> label id
