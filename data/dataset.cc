@@ -217,7 +217,9 @@ void LineReader::Reset(uint64_t begin, uint64_t end) {
   // A range that starts inside the file owns the lines that start at or
   // after `begin`: one starting exactly there needs the byte before it.
   const uint64_t seek_to = begin > 0 ? begin - 1 : 0;
-  if (std::fseek(file_, long(seek_to), SEEK_SET) != 0) {
+  // A fresh reader from the start does not seek, so pipes work (/dev/stdin).
+  const bool fresh = seek_to == 0 && bytes_read_ == 0;
+  if (!fresh && std::fseek(file_, long(seek_to), SEEK_SET) != 0) {
     throw DataError(path_ + ": cannot seek to byte " + std::to_string(seek_to));
   }
   file_pos_ = seek_to;

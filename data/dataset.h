@@ -115,7 +115,8 @@ class LineReader {
   // The next line without its '\n', valid until the next call; false at
   // the end of the range.
   bool ReadLine(std::string_view* line);
-  // Rewinds to another range of the same file.
+  // Rewinds to another range of the same file (which must be seekable,
+  // unlike a fresh reader of [0, end), which reads pipes too).
   void Reset(uint64_t begin, uint64_t end);
 
   // "file:line" of the last line read (1-based); for a range that starts

@@ -264,6 +264,28 @@ TEST(StreamingSource, ShuffleBufferOrdersPerEpochAndOneRowKeepsFileOrder) {
   std::remove(path.c_str());
 }
 
+// Whole-file readers do not seek: a pipe (e.g. `frugal predict` on stdin)
+// streams.
+TEST(LineReader, ReadsAPipe) {
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  const std::string text = "1 3:1 4:0.5\n0 5:2\n";
+  ASSERT_EQ(::write(fds[1], text.data(), text.size()), ssize_t(text.size()));
+  ::close(fds[1]);
+  ReadOptions o;
+  o.format = DataFormat::kLibsvm;
+  o.num_features = 10;
+  o.num_labels = 2;
+  std::vector<size_t> sizes;
+  const size_t rows = StreamSparseFile("/dev/fd/" + std::to_string(fds[0]), o, nullptr,
+                                       nullptr, [&](const SparseRow& r) {
+                                         sizes.push_back(r.idx.size());
+                                       });
+  ::close(fds[0]);
+  EXPECT_EQ(rows, 2u);
+  EXPECT_EQ(sizes, (std::vector<size_t>{2, 1}));
+}
+
 TEST(StreamingSource, MalformedLineNamesFileAndLineOrByte) {
   const std::string path = Temp("bad.txt");
   {
