@@ -44,6 +44,8 @@ const char kTextUsage[] =
     "  --last-column-rest    the last column takes the rest of the line,\n"
     "                        delimiters included (unquoted free text)\n"
     "  --skip-bad-rows       skip and count malformed rows instead of failing\n"
+    "  --search              choose linear vs hidden and the epochs on a\n"
+    "                        held-out tenth of the training rows\n"
     "  --stream              featurize the training file anew each epoch\n"
     "                        instead of holding it (automatic above 1 GiB)\n"
     "  --label-delimiter D   several labels per row, separated by D\n"
@@ -168,7 +170,7 @@ int Train(const std::vector<std::string>& args) {
                  "--threads", "--seed"},
                 {"--no-header", "--no-quotes", "--last-column-rest",
                  "--skip-bad-rows", "--linear", "--json", "--no-numeric-values",
-                 "--stream"});
+                 "--stream", "--search"});
   nn::ClassifierOptions o;
   if (f.Has("--columns") == (f.Has("--text-col") || f.Has("--label-col"))) {
     throw UsageError("text", "give either --columns or --text-col and --label-col");
@@ -240,6 +242,7 @@ int Train(const std::vector<std::string>& args) {
   }
   o.linear = f.Has("--linear");
   o.stream = f.Has("--stream");
+  o.search = f.Has("--search");
   o.hidden = f.Size("--hidden", 0);
   o.members = f.Size("--members", 0);
   if (f.Has("--members") && (o.members < 1 || o.members > 64)) {

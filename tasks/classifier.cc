@@ -205,7 +205,7 @@ void ChooseOnValidation(
       best_acc = f.best_metric;
       best = s;
       best.epochs = options.epochs ? options.epochs : std::max<size_t>(1, f.best_epoch);
-      best.horizon = 0;  // the final run decays over its own epochs
+      best.horizon = max_epochs;  // the validated run's schedule, stopped at its best epoch
     }
   }
   best.candidates = r->candidates;
@@ -305,7 +305,8 @@ std::unique_ptr<Classifier> Classifier::Train(
     return model;
   };
   const auto train_start = Clock::now();
-  if (!r.streamed && (options.epochs == 0 || (!options.linear && options.hidden == 0))) {
+  if (options.search && !r.streamed &&
+      (options.epochs == 0 || (!options.linear && options.hidden == 0))) {
     ChooseOnValidation(data, options, make_model, &r);
   }
   if (report) *report = r;  // visible to on_epoch

@@ -40,6 +40,11 @@ struct ClassifierOptions {
   // buffer) instead of featurizing it into memory once; automatic above
   // 1 GiB.
   bool stream = false;
+  // Choose linear vs hidden and the epochs on held-out rows
+  // (ChooseOnValidation) instead of the rules alone. Off by default: on the
+  // bundled text sets it helped trec and 20newsgroups and hurt dbpedia14k,
+  // sst2 and criteo10k (bench/RESULTS.md).
+  bool search = false;
 };
 
 // The automatic choices for `samples` training rows with `nonzeros` features

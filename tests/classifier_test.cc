@@ -169,6 +169,30 @@ TEST(Classifier, StreamedTrainingFileMatchesInMemory) {
   EXPECT_NEAR(acc_stream, acc_mem, 0.01);
 }
 
+// --search races a linear model against the hidden layer on held-out rows
+// and reports both; the final model has the winner's shape.
+TEST(Classifier, SearchChoosesOnHeldOutRows) {
+  const std::string train = kData + "/dbpedia14k/train.csv";
+  if (!Exists(train)) GTEST_SKIP() << "dbpedia14k not found";
+  ClassifierOptions o = DbpediaOptions();
+  o.search = true;
+  o.epochs = 0;
+  o.hidden = 0;
+  o.linear = false;
+  TrainReport r;
+  const auto c = Classifier::Train(train, o, &r);
+  ASSERT_EQ(r.candidates.size(), 2u);
+  EXPECT_TRUE(r.candidates[0].linear);
+  EXPECT_FALSE(r.candidates[1].linear);
+  EXPECT_EQ(r.valid_rows, 1120u);
+  const CandidateAccuracy& best =
+      r.candidates[0].accuracy > r.candidates[1].accuracy ? r.candidates[0] : r.candidates[1];
+  EXPECT_EQ(r.hidden, best.hidden);
+  EXPECT_EQ(r.epochs, best.best_epoch);
+  EXPECT_GT(best.accuracy, 0.9);
+  EXPECT_EQ(c->model().num_layers(), best.linear ? 1u : 2u);
+}
+
 TEST(Classifier, CriteoAucAboveLogisticRegression) {
   const std::string train = kData + "/criteo10k/train.txt";
   const std::string test = kData + "/criteo10k/test.txt";
