@@ -292,6 +292,9 @@ void PrintEval(const char* what, const nn::EvalResult& e) {
               "%.0f samples/s)\n",
               what, e.p_at[1], e.p_at[3], e.p_at[5], e.recall_at5, e.samples,
               e.seconds > 0 ? double(e.samples) / e.seconds : 0.0);
+  if (e.candidate_recall >= 0) {
+    std::printf("  true labels among the LSH candidates: %.4f\n", e.candidate_recall);
+  }
 }
 
 // "--hidden" syntax: comma-separated hidden layers, each WIDTH or
@@ -504,6 +507,9 @@ int RunTrainAuto(const Options& o, const nn::SparseDataset& train,
     if (test) {
       std::printf(", \"p@1\": %.6f, \"p@3\": %.6f, \"p@5\": %.6f, \"r@5\": %.6f",
                   e.p_at[1], e.p_at[3], e.p_at[5], e.recall_at5);
+      if (e.candidate_recall >= 0) {
+        std::printf(", \"candidate_recall\": %.6f", e.candidate_recall);
+      }
     }
     std::printf("}\n");
   } else {
@@ -644,6 +650,9 @@ int RunTrain(const Args& args) {
                     "\"r@5\": %.6f, \"eval_samples_per_s\": %.1f",
                     e.p_at[1], e.p_at[3], e.p_at[5], e.recall_at5,
                     double(e.samples) / std::max(e.seconds, 1e-9));
+        if (e.candidate_recall >= 0) {
+          std::printf(", \"candidate_recall\": %.6f", e.candidate_recall);
+        }
       }
       std::printf("}\n");
       std::fflush(stdout);
@@ -714,7 +723,12 @@ int RunEval(const Args& args) {
   const nn::EvalResult e =
       nn::Evaluate(*model, test, o.Has("--exact"), o.Size("--threads", 0));
   if (o.Has("--json")) {
-    std::printf("{\"samples\": %zu, \"p@1\": %.6f, \"p@3\": %.6f, "
+    if (e.candidate_recall >= 0) {
+      std::printf("{\"candidate_recall\": %.6f, ", e.candidate_recall);
+    } else {
+      std::printf("{");
+    }
+    std::printf("\"samples\": %zu, \"p@1\": %.6f, \"p@3\": %.6f, "
                 "\"p@5\": %.6f, \"r@5\": %.6f, \"samples_per_s\": %.1f}\n",
                 e.samples, e.p_at[1], e.p_at[3], e.p_at[5], e.recall_at5,
                 double(e.samples) / std::max(e.seconds, 1e-9));

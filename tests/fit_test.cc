@@ -177,6 +177,35 @@ TEST(Fit, EarlyStoppingRestoresTheBestEpoch) {
   EXPECT_EQ(WeightsHash(model), hashes[1]);
 }
 
+// Evaluate reports the share of true labels among the LSH candidates of a
+// sampled output, in (0, 1]; -1 for exact scoring and dense outputs.
+TEST(Evaluate, CandidateRecallOfASampledOutput) {
+  SyntheticConfig sc;
+  sc.num_features = 2000;
+  sc.num_labels = 6000;
+  sc.seed = 4;
+  const SparseDataset d = GenerateSynthetic(sc, 0, 1500);
+  ModelConfig mc = AutoConfig(d.num_features(), d.num_labels(), 32, 0.05f);
+  Model model(mc);
+  ASSERT_TRUE(model.sparse_output());
+  TrainConfig tc;
+  tc.threads = 2;
+  tc.batch_size = 64;
+  FitConfig fc;
+  fc.epochs = 2;
+  InMemorySource src(d, 1);
+  Fit(model, src, tc, fc);
+  const EvalResult lsh = Evaluate(model, d, false, 2);
+  EXPECT_GE(lsh.candidate_recall, 0.0);
+  EXPECT_LE(lsh.candidate_recall, 1.0);
+  EXPECT_GT(lsh.candidate_recall, 0.0);
+  EXPECT_EQ(Evaluate(model, d, true, 2).candidate_recall, -1.0);
+  Model dense(AutoConfig(d.num_features(), 50, 16));
+  SyntheticConfig small = sc;
+  small.num_labels = 50;
+  EXPECT_EQ(Evaluate(dense, GenerateSynthetic(small, 0, 50), false, 2).candidate_recall, -1.0);
+}
+
 TEST(Settings, OneMappingWithNamedErrors) {
   TrainSettings s = DefaultTrainSettings();
   EXPECT_EQ(s.fit.epochs, 5u);

@@ -472,9 +472,13 @@ EvalResult EvaluateRanks(const Model& model, const SparseDataset& data,
       model, Shard(data, comm.rank(), comm.size(), false), exact, threads);
   // Sums of the per-sample figures, then means over every rank's samples.
   const double n = double(mine.samples);
-  double sums[7] = {mine.p_at[1] * n, mine.p_at[2] * n, mine.p_at[3] * n,
-                    mine.p_at[4] * n, mine.p_at[5] * n, mine.recall_at5 * n, n};
-  comm.Allreduce(sums, 7, comm::ReduceOp::kSum);
+  // Candidate recall is weighted by samples (rows without labels count as
+  // rows with them here); -1 on one rank is -1 for all.
+  const bool recall = mine.candidate_recall >= 0;
+  double sums[8] = {mine.p_at[1] * n, mine.p_at[2] * n, mine.p_at[3] * n,
+                    mine.p_at[4] * n, mine.p_at[5] * n, mine.recall_at5 * n, n,
+                    recall ? mine.candidate_recall * n : -1e300};
+  comm.Allreduce(sums, 8, comm::ReduceOp::kSum);
   double seconds = mine.seconds;
   comm.Allreduce(&seconds, 1, comm::ReduceOp::kMax);
   EvalResult all;
@@ -482,6 +486,7 @@ EvalResult EvaluateRanks(const Model& model, const SparseDataset& data,
   const double total = std::max(1.0, sums[6]);
   for (int k = 1; k <= 5; ++k) all.p_at[k] = sums[k - 1] / total;
   all.recall_at5 = sums[5] / total;
+  all.candidate_recall = sums[7] >= 0 ? sums[7] / total : -1.0;
   all.seconds = seconds;
   return all;
 }

@@ -349,7 +349,7 @@ double Trainer::SampleGradient(const SparseRow& x) {
 void PredictBatch(const Model& model, size_t n,
                   const std::function<SparseRow(size_t)>& row, size_t k,
                   bool exact, size_t threads, uint32_t* labels,
-                  float* scores) {
+                  float* scores, double* candidate_recall) {
   const int nthreads =
       threads ? int(threads) : tbb::info::default_concurrency();
   tbb::task_arena arena(nthreads);
@@ -357,7 +357,10 @@ void PredictBatch(const Model& model, size_t n,
     Model::Activations act;
     std::vector<uint32_t> labels;
     std::vector<float> scores;
+    double recall = 0;    // summed over rows with labels
+    size_t labelled = 0;
   };
+  const bool sampled = !exact && model.sparse_output() && candidate_recall != nullptr;
   tbb::enumerable_thread_specific<Local> locals;
   arena.execute([&] {
     tbb::parallel_for(
@@ -365,7 +368,17 @@ void PredictBatch(const Model& model, size_t n,
         [&](const tbb::blocked_range<size_t>& r) {
           Local& l = locals.local();
           for (size_t i = r.begin(); i < r.end(); ++i) {
-            model.Predict(row(i), k, exact, l.act, l.labels, l.scores);
+            const SparseRow x = row(i);
+            model.Predict(x, k, exact, l.act, l.labels, l.scores);
+            if (sampled && !x.labels.empty()) {
+              const Model::LayerState& o = l.act.layers.back();
+              size_t found = 0;
+              for (const uint32_t y : x.labels) {
+                found += std::find(o.active, o.active + o.m, y) != o.active + o.m;
+              }
+              l.recall += double(found) / double(x.labels.size());
+              ++l.labelled;
+            }
             const size_t got = l.labels.size();
             std::copy_n(l.labels.begin(), got, labels + i * k);
             std::copy_n(l.scores.begin(), got, scores + i * k);
@@ -375,6 +388,15 @@ void PredictBatch(const Model& model, size_t n,
           }
         });
   });
+  if (candidate_recall != nullptr) {
+    double sum = 0;
+    size_t rows = 0;
+    for (const Local& l : locals) {
+      sum += l.recall;
+      rows += l.labelled;
+    }
+    *candidate_recall = sampled && rows ? sum / double(rows) : -1.0;
+  }
 }
 
 EvalResult Evaluate(const Model& model, const SparseDataset& data, bool exact,
@@ -384,11 +406,13 @@ EvalResult Evaluate(const Model& model, const SparseDataset& data, bool exact,
   const size_t n = data.size();
   std::vector<uint32_t> top(n * k);
   std::vector<float> scores(n * k);
+  double candidate_recall = -1;
   PredictBatch(
       model, n, [&](size_t i) { return data.row(i); }, k, exact, threads,
-      top.data(), scores.data());
+      top.data(), scores.data(), &candidate_recall);
   EvalResult out;
   out.samples = n;
+  out.candidate_recall = candidate_recall;
   for (size_t i = 0; i < n; ++i) {
     const SparseRow x = data.row(i);
     size_t hit = 0;

@@ -113,6 +113,9 @@ struct EvalResult {
   size_t samples = 0;
   double p_at[6] = {0, 0, 0, 0, 0, 0};  // p_at[k] = precision@k, k = 1..5
   double recall_at5 = 0;
+  // LSH-scored sampled output: the mean fraction of a row's labels among
+  // the candidates it scored (precision can never exceed it); -1 otherwise.
+  double candidate_recall = -1;
   double seconds = 0;
 };
 
@@ -123,10 +126,14 @@ constexpr uint32_t kNoLabel = 0xFFFFFFFFu;
 // model), best first, into labels[i * k, (i + 1) * k) and the same slots of
 // scores; slots beyond a row's candidates get kNoLabel and -inf. Exact scores
 // every output neuron, otherwise the LSH-selected ones. Parallel over
-// `threads` (0: all cores); row() is called concurrently.
+// `threads` (0: all cores); row() is called concurrently. With
+// `candidate_recall` (LSH scoring of a sampled output), *candidate_recall
+// gets the mean over rows with labels of the fraction of row(i).labels
+// among the scored candidates (-1 when nothing was sampled).
 void PredictBatch(const Model& model, size_t n,
                   const std::function<SparseRow(size_t)>& row, size_t k,
-                  bool exact, size_t threads, uint32_t* labels, float* scores);
+                  bool exact, size_t threads, uint32_t* labels, float* scores,
+                  double* candidate_recall = nullptr);
 
 // Evaluates top-5 predictions of `model` on `data` (exact: every output
 // neuron scored; otherwise LSH-selected), parallel over `threads`.

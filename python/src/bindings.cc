@@ -131,6 +131,7 @@ py::dict EvalDict(const nn::EvalResult& e) {
   d["p@3"] = e.p_at[3];
   d["p@5"] = e.p_at[5];
   d["r@5"] = e.recall_at5;
+  if (e.candidate_recall >= 0) d["candidate_recall"] = e.candidate_recall;
   d["seconds"] = e.seconds;
   return d;
 }
