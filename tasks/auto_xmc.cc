@@ -157,13 +157,12 @@ std::unique_ptr<Model> TrainXmcAuto(
       if (on_epoch) on_epoch(i, r);
     };
     const auto t0 = Clock::now();
-    const FitResult r = Fit(*c.model, source, t, f, cb);
+    Fit(*c.model, source, t, f, cb);
     c.report.seconds += Since(t0);
     const FitState s = FitState::Of(*c.model);
     c.report.epochs_run = size_t(s.epochs_done);
     c.report.best_epoch = size_t(s.best_epoch ? s.best_epoch : s.epochs_done);
     c.report.valid_p1 = s.best_epoch ? s.best_metric : 0.0;
-    (void)r;
   };
   auto better = [](const Candidate& a, const Candidate& b) {
     return a.report.valid_p1 > b.report.valid_p1;

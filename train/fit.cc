@@ -97,14 +97,7 @@ void FitState::SaveTo(Model& model) const {
 
 FitResult Fit(Model& model, BatchSource& source, const TrainConfig& tc,
               const FitConfig& fc, const FitCallbacks& callbacks) {
-  if (source.num_features() > model.input_dim() ||
-      source.num_labels() > model.output_dim()) {
-    throw std::invalid_argument(
-        "Fit: data has " + std::to_string(source.num_features()) +
-        " features and " + std::to_string(source.num_labels()) +
-        " labels; the model takes " + std::to_string(model.input_dim()) +
-        " features and " + std::to_string(model.output_dim()) + " labels");
-  }
+  CheckDataFits(model, source.num_features(), source.num_labels(), "Fit");
   if (fc.checkpoint_path.empty() &&
       (fc.checkpoint_every || fc.checkpoint_each_epoch)) {
     throw std::invalid_argument("Fit: checkpoints need a checkpoint path");

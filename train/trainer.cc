@@ -206,15 +206,19 @@ void AccumulateOwned(Model& model, const SparseDataset& batch,
 
 }  // namespace
 
-BatchStats Trainer::TrainBatch(const SparseDataset& batch, float lr) {
-  if (batch.num_features() > model_.input_dim() ||
-      batch.num_labels() > model_.output_dim()) {
+void CheckDataFits(const Model& model, size_t features, size_t labels,
+                   const char* who) {
+  if (features > model.input_dim() || labels > model.output_dim()) {
     throw std::invalid_argument(
-        "Trainer: data has " + std::to_string(batch.num_features()) +
-        " features and " + std::to_string(batch.num_labels()) +
-        " labels; the model takes " + std::to_string(model_.input_dim()) +
-        " features and " + std::to_string(model_.output_dim()) + " labels");
+        std::string(who) + ": data has " + std::to_string(features) +
+        " features and " + std::to_string(labels) + " labels; the model takes " +
+        std::to_string(model.input_dim()) + " features and " +
+        std::to_string(model.output_dim()) + " labels");
   }
+}
+
+BatchStats Trainer::TrainBatch(const SparseDataset& batch, float lr) {
+  CheckDataFits(model_, batch.num_features(), batch.num_labels(), "Trainer");
   if (!(lr >= 0)) throw std::invalid_argument("Trainer: negative learning rate");
   Impl& im = *impl_;
   const size_t count = batch.size();

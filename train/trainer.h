@@ -77,6 +77,11 @@ struct BatchStats {
   }
 };
 
+// Throws std::invalid_argument "<who>: data has F features and L labels; the
+// model takes ..." when data of those dimensions does not fit `model`.
+void CheckDataFits(const Model& model, size_t features, size_t labels,
+                   const char* who);
+
 class Trainer {
  public:
   Trainer(Model& model, const TrainConfig& config);
