@@ -22,6 +22,17 @@ uint64_t MixSeed(uint64_t seed, uint64_t a, uint64_t b) {
   return z;
 }
 
+void HoldOut(const SparseDataset& data, size_t held_rows, uint64_t seed,
+             SparseDataset* rest, SparseDataset* held) {
+  const size_t n = data.size();
+  std::vector<uint32_t> order(n);
+  std::iota(order.begin(), order.end(), 0u);
+  std::mt19937_64 rng(MixSeed(seed, 0xa11d));
+  std::shuffle(order.begin(), order.end(), rng);
+  *held = SelectRows(data, Span<const uint32_t>(order.data(), held_rows));
+  *rest = SelectRows(data, Span<const uint32_t>(order.data() + held_rows, n - held_rows));
+}
+
 // --- InMemorySource --------------------------------------------------------
 
 InMemorySource::InMemorySource(const SparseDataset& data, uint64_t seed,

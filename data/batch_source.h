@@ -36,6 +36,12 @@ class BatchSource {
   virtual size_t size_hint() const { return 0; }
 };
 
+// A validation split: `held` gets `held_rows` rows of `data` drawn
+// uniformly (a function of `seed`), `rest` the other rows, in a shuffled
+// order. Precondition: held_rows <= data.size().
+void HoldOut(const SparseDataset& data, size_t held_rows, uint64_t seed,
+             SparseDataset* rest, SparseDataset* held);
+
 // Front ends stream training files larger than this in all (bytes) instead
 // of loading them.
 constexpr uint64_t kStreamAboveBytes = uint64_t{1} << 30;

@@ -5,7 +5,6 @@
 #include <cmath>
 #include <cstdio>
 #include <numeric>
-#include <random>
 #include <stdexcept>
 
 #include "data/batch_source.h"
@@ -110,14 +109,9 @@ std::unique_ptr<Model> TrainXmcAuto(
   const SparseDataset* fit_data = &train;
   const SparseDataset* valid_data = valid;
   if (valid_data == nullptr && report.searched) {
-    std::vector<uint32_t> order(n);
-    std::iota(order.begin(), order.end(), 0u);
-    std::mt19937_64 rng(MixSeed(o.seed, 0xa11d));
-    std::shuffle(order.begin(), order.end(), rng);
     const size_t v = std::clamp<size_t>(size_t(o.valid_fraction * double(n)), 1,
                                         std::max<size_t>(1, n / 2));
-    held = SelectRows(train, Span<const uint32_t>(order.data(), v));
-    fit_rows = SelectRows(train, Span<const uint32_t>(order.data() + v, n - v));
+    HoldOut(train, v, o.seed, &fit_rows, &held);
     fit_data = &fit_rows;
     valid_data = &held;
   }

@@ -1,7 +1,6 @@
 #include "tasks/classifier.h"
 
 #include <algorithm>
-#include <random>
 #include <chrono>
 #include <map>
 #include <cmath>
@@ -156,12 +155,8 @@ void ChooseOnValidation(
   const size_t n = data.size();
   const size_t v = std::min<size_t>(5000, std::max<size_t>(200, size_t(kValidFraction * double(n))));
   if (n < 2 * v) return;  // too few rows to hold any out: the rules stand
-  std::vector<uint32_t> order(n);
-  std::iota(order.begin(), order.end(), 0u);
-  std::mt19937_64 rng(MixSeed(options.seed, 0xa11d));
-  std::shuffle(order.begin(), order.end(), rng);
-  const SparseDataset held = SelectRows(data, Span<const uint32_t>(order.data(), v));
-  const SparseDataset rest = SelectRows(data, Span<const uint32_t>(order.data() + v, n - v));
+  SparseDataset rest, held;
+  HoldOut(data, v, options.seed, &rest, &held);
   // Candidates: a linear model and the hidden layer of the rules, unless
   // one was asked for.
   std::vector<bool> linear;
