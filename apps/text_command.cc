@@ -61,6 +61,9 @@ const char kTextUsage[] =
     "  --min-count N         categorical values seen fewer than N times in\n"
     "                        training share one feature (default 1: off)\n"
     "  --cross A*B,...       crosses of pairs of categorical columns\n"
+    "  --weighting auto|none|tfidf  feature values as counted (none), or\n"
+    "                        sublinear tf x idf scaled to a common row length\n"
+    "                        (tfidf); auto: tfidf when a column is text\n"
     "\n"
     "model and training (default: automatic):\n"
     "  --hidden N | --linear  hidden width, or no hidden layer\n"
@@ -165,7 +168,7 @@ int Train(const std::vector<std::string>& args) {
   const Options f = TextOptions(args, {"--train", "--test", "--model", "--columns", "--text-col",
                  "--label-col", "--delimiter", "--label-delimiter", "--features",
                  "--ngrams", "--char-ngrams", "--buckets", "--binning", "--cross",
-                 "--min-count",
+                 "--min-count", "--weighting",
                  "--hidden", "--members", "--epochs", "--batch", "--lr",
                  "--threads", "--seed"},
                 {"--no-header", "--no-quotes", "--last-column-rest",
@@ -228,6 +231,11 @@ int Train(const std::vector<std::string>& args) {
   }
   o.features.binning =
       binning == "log" ? nn::NumericBinning::kLog : nn::NumericBinning::kQuantile;
+  try {
+    o.features.weighting = nn::ParseFeatureWeighting(f.Str("--weighting", "auto"));
+  } catch (const std::invalid_argument& e) {
+    throw UsageError("text", std::string("--") + e.what());
+  }
   if (f.Has("--cross")) {
     for (const std::string& pair : SplitList(f.Str("--cross"), ',')) {
       const size_t star = pair.find('*');
