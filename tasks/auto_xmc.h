@@ -12,6 +12,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "data/dataset.h"
@@ -29,6 +30,10 @@ struct XmcAutoOptions {
   size_t batch = 0;
   size_t epochs = 0;      // with none given: early stopping on validation
   float sparsity = 0;     // output sparsity (0: AutoConfig's rule)
+  // The label memory's weight in predictions (nn/label_memory.h): < 0
+  // chosen on validation rows among kMemoryBlends, 0 none.
+  float memory_blend = -1;
+  size_t memory_top_k = 64;  // centroid values kept per label
   // Search budget in wall seconds (0: max(15, the data's size rule)).
   double budget_seconds = 0;
   double valid_fraction = 0.1;  // held out when no validation data is given
@@ -48,8 +53,18 @@ struct CandidateReport {
   bool survived = false;  // kept after the first round
 };
 
+// The label memory's blends tried on validation rows, and their P@1.
+struct MemoryReport {
+  std::vector<std::pair<float, double>> valid_p1;  // (blend, P@1)
+  float blend = 0;          // chosen (0: no memory)
+  size_t entries = 0;       // of the final memory
+  size_t bytes = 0;
+  double seconds = 0;       // building and choosing
+};
+
 struct XmcAutoReport {
   std::vector<CandidateReport> candidates;
+  MemoryReport memory;
   CandidateReport chosen;
   size_t train_rows = 0, valid_rows = 0;
   bool searched = false;       // false: every setting was given
