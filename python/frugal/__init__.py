@@ -303,7 +303,8 @@ class TextClassifier:
             num_features, word_ngrams, char_ngrams, numeric_buckets, binning,
             numeric_values, min_count, crosses, label_delimiter,
             skip_bad_rows, search, stream. 0 for hidden, members, epochs,
-            batch_size and lr means automatic (the CLI's defaults).
+            batch_size and lr means automatic (the CLI's defaults); 0 for
+            num_features and word_ngrams, their defaults.
 
         Returns
         -------
@@ -316,6 +317,9 @@ class TextClassifier:
             raise ValueError("quote must be '\"' or None")
         if not header and not num_columns and all(k.isdigit() for k, _ in cols):
             num_columns = max(int(k) for k, _ in cols) + 1
+        for key in ("num_features", "word_ngrams"):  # 0: the default, as before
+            if settings.get(key) == 0:
+                del settings[key]
         given = dict(settings, columns=",".join(f"{k}:{v}" for k, v in cols),
                      header=header, delimiter=delimiter, quotes=bool(quote),
                      rest_in_last_column=rest_in_last_column, num_columns=num_columns)
