@@ -47,6 +47,12 @@ class SparseDataset {
             Span<const uint32_t>(labels_.data() + la, lb - la)};
   }
 
+  // Row i's values, writable (e.g. to reweight features in place).
+  Span<float> mutable_values(size_t i) {
+    const uint64_t a = row_ptr_[i], b = row_ptr_[i + 1];
+    return Span<float>(val_.data() + a, b - a);
+  }
+
   // Removes every row, keeping the capacity (a batch reused per step).
   void Clear() {
     row_ptr_.assign(1, 0);

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <limits>
 #include <random>
 #include <set>
@@ -101,6 +102,55 @@ bool IsInteger(const std::string& s) {
   return s.size() > start && s.size() - start <= 18 &&
          s.find_first_not_of("0123456789", start) == std::string::npos;
 }
+
+// Base64 (RFC 4648, with padding) for binary metadata values.
+constexpr char kBase64[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+std::string ToBase64(const std::vector<uint8_t>& in) {
+  std::string out;
+  out.reserve((in.size() + 2) / 3 * 4);
+  for (size_t i = 0; i < in.size(); i += 3) {
+    const uint32_t n = uint32_t(in[i]) << 16 |
+                       (i + 1 < in.size() ? uint32_t(in[i + 1]) << 8 : 0u) |
+                       (i + 2 < in.size() ? uint32_t(in[i + 2]) : 0u);
+    out += kBase64[n >> 18 & 63];
+    out += kBase64[n >> 12 & 63];
+    out += i + 1 < in.size() ? kBase64[n >> 6 & 63] : '=';
+    out += i + 2 < in.size() ? kBase64[n & 63] : '=';
+  }
+  return out;
+}
+
+// False for anything but well-formed padded Base64.
+bool FromBase64(std::string_view in, std::vector<uint8_t>* out) {
+  if (in.size() % 4 != 0) return false;
+  out->clear();
+  out->reserve(in.size() / 4 * 3);
+  auto value = [](char c) -> int {
+    const char* p = std::strchr(kBase64, c);
+    return c != '\0' && p != nullptr ? int(p - kBase64) : -1;
+  };
+  for (size_t i = 0; i < in.size(); i += 4) {
+    const bool last = i + 4 == in.size();
+    const int pad = last ? (in[i + 3] == '=') + (in[i + 2] == '=') : 0;
+    if (pad == 1 && in[i + 2] == '=') return false;
+    uint32_t n = 0;
+    for (size_t j = 0; j < 4; ++j) {
+      const int v = j >= 4 - size_t(pad) ? 0 : value(in[i + j]);
+      if (v < 0) return false;
+      n = n << 6 | uint32_t(v);
+    }
+    out->push_back(uint8_t(n >> 16));
+    if (pad < 2) out->push_back(uint8_t(n >> 8));
+    if (pad < 1) out->push_back(uint8_t(n));
+  }
+  return true;
+}
+
+// idf quantization: stored q = round(16 (idf - 1)) + 1 in [1, 255]; 0 means
+// "never seen" (weight 0).
+constexpr float kIdfStep = 1.0f / 16.0f;
 
 // Percent-encodes '%', ',', ':' and control bytes so lists survive a join.
 std::string Escape(std::string_view s) {
@@ -264,6 +314,11 @@ Featurizer Featurizer::Fit(const FeaturizerConfig& config, CsvReader& reader) {
   f.config_ = config;
   f.Resolve(reader);
   f.SetSeeds();
+  if (f.config_.weighting == FeatureWeighting::kAuto) {
+    const bool text = std::any_of(f.columns_.begin(), f.columns_.end(),
+                                  [](const Column& c) { return c.type == ColumnType::kText; });
+    f.config_.weighting = text ? FeatureWeighting::kTfIdf : FeatureWeighting::kNone;
+  }
   std::set<std::string> labels;
   const bool count_values = config.min_category_count > 1;
   std::vector<std::unordered_map<uint32_t, uint32_t>> counts(f.columns_.size());
@@ -355,6 +410,62 @@ Featurizer Featurizer::Fit(const FeaturizerConfig& config, CsvReader& reader) {
   }
   f.Finish();
   return f;
+}
+
+FeatureWeighting ParseFeatureWeighting(const std::string& name) {
+  if (name == "auto") return FeatureWeighting::kAuto;
+  if (name == "none") return FeatureWeighting::kNone;
+  if (name == "tfidf") return FeatureWeighting::kTfIdf;
+  throw std::invalid_argument("weighting must be auto, none or tfidf, got '" + name + "'");
+}
+
+const char* FeatureWeightingName(FeatureWeighting w) {
+  switch (w) {
+    case FeatureWeighting::kAuto: return "auto";
+    case FeatureWeighting::kNone: return "none";
+    case FeatureWeighting::kTfIdf: return "tfidf";
+  }
+  return "?";
+}
+
+void Featurizer::FitWeights(const SparseDataset& rows, bool all_rows) {
+  idf_.clear();
+  row_norm_ = 0;
+  if (config_.weighting == FeatureWeighting::kNone || rows.size() == 0) return;
+  std::vector<uint32_t> df(config_.num_features, 0);
+  for (size_t i = 0; i < rows.size(); ++i) {
+    for (const uint32_t id : rows.row(i).idx) ++df[id];
+  }
+  const double n = double(rows.size());
+  idf_.assign(df.size(), 0);
+  for (size_t id = 0; id < df.size(); ++id) {
+    if (df[id] == 0 && all_rows) continue;
+    const double idf = std::log((1.0 + n) / (1.0 + double(std::max(df[id], 1u))));  // idf - 1
+    idf_[id] = uint8_t(std::min(255.0, std::round(idf / kIdfStep) + 1.0));
+  }
+  row_norm_ = float(std::sqrt(double(rows.nonzeros()) / n));
+}
+
+void Featurizer::Weight(Span<const uint32_t> idx, Span<float> val) const {
+  if (idf_.empty()) return;
+  double norm = 0;
+  for (size_t j = 0; j < idx.size(); ++j) {
+    const uint8_t q = idf_[idx[j]];
+    const float v = val[j];
+    const float tf = v >= 1.0f ? 1.0f + std::log(v) : v;
+    val[j] = q == 0 ? 0.0f : tf * (1.0f + float(q - 1) * kIdfStep);
+    norm += double(val[j]) * val[j];
+  }
+  if (norm <= 0) return;
+  const float k = float(double(row_norm_) / std::sqrt(norm));
+  for (size_t j = 0; j < idx.size(); ++j) val[j] *= k;
+}
+
+void Featurizer::Weight(SparseDataset* data) const {
+  if (idf_.empty()) return;
+  for (size_t i = 0; i < data->size(); ++i) {
+    Weight(data->row(i).idx, data->mutable_values(i));
+  }
 }
 
 int64_t Featurizer::LabelId(std::string_view label) const {
@@ -519,6 +630,8 @@ void Featurizer::Featurize(const std::string_view* fields, size_t num_fields,
   }
   out.raw.resize(k);
   out.idx.swap(out.raw);
+  Weight(Span<const uint32_t>(out.idx.data(), out.idx.size()),
+         Span<float>(out.val.data(), out.val.size()));
 
   if (!with_labels) return;
   const std::string_view t = fields[target_];
@@ -619,6 +732,13 @@ std::map<std::string, std::string> Featurizer::ToMetadata() const {
   m[p + "min_category_count"] = std::to_string(config_.min_category_count);
   m[p + "label_delimiter"] = Escape(config_.label_delimiter);
   m[p + "seed"] = std::to_string(config_.seed);
+  if (!idf_.empty()) {
+    m[p + "weighting"] = FeatureWeightingName(config_.weighting);
+    m[p + "idf"] = ToBase64(idf_);
+    char buf[32];
+    std::snprintf(buf, sizeof(buf), "%.9g", double(row_norm_));
+    m[p + "row_norm"] = buf;
+  }
   return m;
 }
 
@@ -739,6 +859,21 @@ Featurizer Featurizer::FromMetadata(const std::map<std::string, std::string>& m)
   }
   if (f.labels_.empty()) {
     throw std::invalid_argument("model metadata: no labels");
+  }
+  const auto w = m.find(p + "weighting");
+  c.weighting = FeatureWeighting::kNone;
+  if (w != m.end()) {
+    if (w->second != FeatureWeightingName(FeatureWeighting::kTfIdf)) {
+      throw std::invalid_argument("model metadata: featurizer.weighting must be tfidf, got '" +
+                                  w->second + "'");
+    }
+    c.weighting = FeatureWeighting::kTfIdf;
+    double norm = 0;
+    if (!FromBase64(get("idf"), &f.idf_) || f.idf_.size() != c.num_features ||
+        !ParseNumber(get("row_norm"), &norm) || !(norm > 0) || !std::isfinite(norm)) {
+      throw std::invalid_argument("model metadata: bad featurizer.idf or row_norm");
+    }
+    f.row_norm_ = float(norm);
   }
   f.Finish();
   return f;

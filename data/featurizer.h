@@ -43,6 +43,22 @@ const char* ColumnTypeName(ColumnType type);
 
 enum class NumericBinning { kQuantile, kLog };
 
+// How a row's merged feature values are weighted.
+//  kAuto   kTfIdf when a column is text, else kNone (measured on the bundled
+//          sets: idf helps every text set and hurts the tabular one; see
+//          bench/RESULTS.md). Featurizer::Fit resolves it.
+//  kNone   as counted (a token seen twice has value 2).
+//  kTfIdf  sublinear term frequency times inverse document frequency,
+//          v -> (v >= 1 ? 1 + ln v : v) * idf(id), idf = 1 + ln((1 + N) /
+//          (1 + df)) over the N rows FitWeights saw (features they never
+//          had get 0 when those were all the training rows, else the idf
+//          of df = 1), then the row scaled to L2 norm sqrt(mean features
+//          per row), so weighted rows keep the magnitude of counted ones.
+enum class FeatureWeighting { kAuto, kNone, kTfIdf };
+// "auto", "none" or "tfidf"; std::invalid_argument naming the choices otherwise.
+FeatureWeighting ParseFeatureWeighting(const std::string& name);
+const char* FeatureWeightingName(FeatureWeighting w);
+
 struct ColumnSpec {
   std::string name;  // header name, or 0-based index in decimal
   ColumnType type = ColumnType::kIgnore;
@@ -68,6 +84,9 @@ struct FeaturizerConfig {
   std::vector<std::pair<std::string, std::string>> crosses;
   std::string label_delimiter;  // empty: one label per row
   uint32_t seed = 0x5eed1e55u;
+  // Applied once FitWeights has seen the training rows (Featurize weights
+  // nothing before).
+  FeatureWeighting weighting = FeatureWeighting::kAuto;
 };
 
 // A field the featurizer cannot read: `column` 0-based in the record.
@@ -128,6 +147,19 @@ class Featurizer {
   void Featurize(const std::string_view* fields, size_t num_fields,
                  bool with_labels, FeatureRow& out) const;
 
+  // Fits the weighting's statistics (document frequencies, the mean row
+  // length) on `rows` (featurized by this featurizer, not yet weighted):
+  // all the training rows (`all_rows`), or a sample of them. Every later
+  // Featurize weights its row. Does nothing for FeatureWeighting::kNone.
+  void FitWeights(const SparseDataset& rows, bool all_rows);
+  bool weighted() const { return !idf_.empty(); }
+  // Weights one featurized row in place (ids ascending, unique), as
+  // Featurize does once the weights are fitted; a no-op before.
+  void Weight(Span<const uint32_t> idx, Span<float> val) const;
+  // Weights every row of `data` in place (rows featurized before
+  // FitWeights).
+  void Weight(SparseDataset* data) const;
+
   // Every remaining record of `reader` into a dataset; malformed records
   // throw DataError naming file, line and column, or are skipped and
   // counted by the reader (skip_bad_rows).
@@ -169,6 +201,10 @@ class Featurizer {
   std::vector<Cross> crosses_;
   std::vector<std::string> labels_;
   std::vector<std::pair<std::string, uint32_t>> sorted_labels_;  // by name
+  // kTfIdf, once fitted: per feature id, idf quantized to 1/16
+  // (0: a feature the fitted rows never had), and the row norm.
+  std::vector<uint8_t> idf_;
+  float row_norm_ = 0;
 };
 
 // A string's 32-bit hash: its bytes (lower-cased ASCII when `lowercase`)

@@ -266,6 +266,14 @@ void Model::Forward(const SparseRow& x, Mode mode, uint64_t pad_seed,
   }
 }
 
+void Model::ForwardHidden(const SparseRow& x, Activations& a) const {
+  a.layers.resize(layers_.size());
+  a.query.resize(layers_.size());
+  for (size_t l = 0; l + 1 < layers_.size(); ++l) {
+    ComputeLayer(l, x, Mode::kExact, 0, a, a.query[l]);
+  }
+}
+
 void Model::Predict(const SparseRow& x, size_t k, bool exact, Activations& a,
                     std::vector<uint32_t>& labels,
                     std::vector<float>& scores) const {

@@ -159,6 +159,10 @@ class Model {
   // one per thread while a batch keeps every sample's activations).
   void Forward(const SparseRow& x, Mode mode, uint64_t pad_seed,
                Activations& a, QueryScratches& query) const;
+  // The hidden layers only (every neuron; the output layer is not
+  // computed): a.layers[num_layers() - 2].out is x's last hidden vector.
+  // Precondition: num_layers() >= 2.
+  void ForwardHidden(const SparseRow& x, Activations& a) const;
 
   // The k highest-scoring labels of x, best first. Exact scores every
   // neuron; otherwise sampled layers compute only LSH-selected neurons, at

@@ -21,8 +21,9 @@ double Since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
 }
 
-// Rows featurized to estimate a streamed file's features per row.
-constexpr size_t kNonzeroSample = 10000;
+// Rows of a streamed file featurized to estimate its features per row and
+// fit the feature weighting.
+constexpr size_t kWeightSample = 100000;
 
 // Labels whose probabilities Predict normalizes over.
 constexpr size_t kScoredLabels = 64;
@@ -255,19 +256,22 @@ std::unique_ptr<Classifier> Classifier::Train(
     CsvReader fit_reader(train_path, options.csv);
     featurizer = Featurizer::Fit(options.features, fit_reader);
     if (r.streamed) {
-      // The fitting pass counted the rows; features per row come from the
-      // first kNonzeroSample rows.
+      // The fitting pass counted the rows; features per row and the
+      // weighting come from the first kWeightSample rows.
       r.bad_rows = fit_reader.bad_rows();
       r.samples = fit_reader.records() - std::min(fit_reader.records(), r.bad_rows);
       CsvSource head(train_path, options.csv, featurizer, {1, size_t{1} << 20, 0});
       head.Start(0);
       SparseDataset sample;
-      head.Next(kNonzeroSample, &sample);
+      head.Next(kWeightSample, &sample);
+      featurizer.FitWeights(sample, false);
       nonzeros = size_t(double(sample.nonzeros()) / double(std::max<size_t>(1, sample.size())) *
                         double(r.samples));
     } else {
       CsvReader reader(train_path, options.csv);
       data = featurizer.ReadDataset(reader);
+      featurizer.FitWeights(data, true);
+      featurizer.Weight(&data);
       r.bad_rows = reader.bad_rows();
       r.samples = data.size();
       nonzeros = data.nonzeros();

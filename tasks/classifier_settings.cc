@@ -51,6 +51,10 @@ const std::vector<ClassifierSettingInfo>& ClassifierSettingList() {
        "feature (1: off)"},
       {"cross", "crosses", false, false, "", "crosses of pairs of categorical "
        "columns, A*B,..."},
+      {"weighting", "weighting", false, false, "auto",
+       "auto, none or tfidf: feature values as counted (none), or sublinear tf "
+       "x idf scaled to a common row length (tfidf); auto: tfidf when a column "
+       "is text"},
       {"hidden", "hidden", false, false, "0", "hidden width (0: automatic)"},
       {"linear", "linear", true, false, "0", "no hidden layer"},
       {"members", "members", false, false, "0",
@@ -190,6 +194,12 @@ void ApplyClassifierSetting(const std::string& name, const std::string& value,
   } else if (key == "binning") {
     if (value != "quantile" && value != "log") BadSetting(n, "quantile or log", value);
     f.binning = value == "log" ? NumericBinning::kLog : NumericBinning::kQuantile;
+  } else if (key == "weighting") {
+    try {
+      f.weighting = ParseFeatureWeighting(value);
+    } catch (const std::invalid_argument&) {
+      BadSetting(n, "auto, none or tfidf", value);
+    }
   } else if (key == "no-numeric-values") {
     f.numeric_values = !on;
   } else if (key == "min-count") {

@@ -511,5 +511,127 @@ TEST(Featurizer, MetadataRoundTripGivesTheSameFeatures) {
   EXPECT_THROW(Featurizer::FromMetadata(m), std::invalid_argument);
 }
 
+// Values of `text`'s features by id, featurized by `f`.
+std::map<uint32_t, float> Values(const Featurizer& f, const std::string& text) {
+  const std::string_view fields[2] = {"x", text};
+  FeatureRow row;
+  f.Featurize(fields, 2, false, row);
+  std::map<uint32_t, float> m;
+  for (size_t j = 0; j < row.idx.size(); ++j) m[row.idx[j]] = row.val[j];
+  return m;
+}
+
+TEST(Featurizer, TfIdfWeightsRareWordsUpAndNormalizesRows) {
+  const std::vector<std::string> texts = {"the cat", "the dog", "the fox", "the cat cat"};
+  TextCase t(texts, 1);
+  t.config.weighting = FeatureWeighting::kTfIdf;
+  CsvOptions o;
+  o.header = false;
+  o.num_columns = 2;
+  o.rest_in_last_column = true;
+  std::string content;
+  for (const auto& x : texts) content += "x," + x + "\n";
+  {
+    CsvReader r(WriteFile("tfidf.csv", content), o);
+    t.f = Featurizer::Fit(t.config, r);
+  }
+  EXPECT_FALSE(t.f.weighted());
+  // Before FitWeights: counted values.
+  const auto counted = Values(t.f, "the cat cat");
+  ASSERT_EQ(counted.size(), 2u);
+  SparseDataset rows;
+  {
+    CsvReader r(WriteFile("tfidf.csv", content), o);
+    rows = t.f.ReadDataset(r);
+  }
+  ASSERT_EQ(rows.size(), 4u);
+  t.f.FitWeights(rows, true);
+  ASSERT_TRUE(t.f.weighted());
+
+  // "the" is in every row (idf 1 + ln(5/5) = 1), "fox" in one (1 + ln(5/2)),
+  // "cat" in two (1 + ln(5/3)); within a row, the ratio of two values is the
+  // ratio of their tf x idf, quantized to 1/16 per idf.
+  const uint32_t the = t.Ids("the")[0], fox = t.Ids("fox")[0], cat = t.Ids("cat")[0];
+  const auto a = Values(t.f, "the fox");
+  EXPECT_NEAR(a.at(fox) / a.at(the), 1.0 + std::log(5.0 / 2.0), 1.0 / 16);
+  const auto b = Values(t.f, "the cat cat");
+  EXPECT_NEAR(b.at(cat) / b.at(the), (1.0 + std::log(2.0)) * (1.0 + std::log(5.0 / 3.0)),
+              2.0 / 16);
+  // Every weighted row has L2 norm sqrt(mean features per row) = sqrt(2).
+  for (const auto& m : {a, b}) {
+    double norm = 0;
+    for (const auto& [id, v] : m) norm += double(v) * v;
+    EXPECT_NEAR(std::sqrt(norm), std::sqrt(2.0), 1e-5);
+  }
+  // A word no training row had weighs 0 (its idf was fitted on every row).
+  const auto c = Values(t.f, "the zebra");
+  ASSERT_EQ(c.size(), 2u);
+  EXPECT_EQ(c.at(t.Ids("zebra")[0]), 0.0f);
+  EXPECT_NEAR(c.at(the), std::sqrt(2.0), 1e-5);
+  // Rows read before FitWeights get the same values from Weight.
+  t.f.Weight(&rows);
+  std::map<uint32_t, float> last;
+  for (size_t j = 0; j < rows.row(3).idx.size(); ++j) {
+    last[rows.row(3).idx[j]] = rows.row(3).val[j];
+  }
+  EXPECT_EQ(last, b);
+}
+
+TEST(Featurizer, TfIdfRoundTripsThroughMetadataAndCorruptionIsRefused) {
+  TextCase t({"a b", "a c", "a d d"}, 1);
+  t.config.weighting = FeatureWeighting::kTfIdf;
+  t.config.num_features = 1u << 12;
+  CsvOptions o;
+  o.header = false;
+  o.num_columns = 2;
+  o.rest_in_last_column = true;
+  SparseDataset rows;
+  {
+    CsvReader r(WriteFile("rt.csv", "x,a b\nx,a c\nx,a d d\n"), o);
+    t.f = Featurizer::Fit(t.config, r);
+  }
+  {
+    CsvReader r(WriteFile("rt.csv", "x,a b\nx,a c\nx,a d d\n"), o);
+    rows = t.f.ReadDataset(r);
+  }
+  t.f.FitWeights(rows, true);
+  const auto m = t.f.ToMetadata();
+  ASSERT_EQ(m.at("featurizer.weighting"), "tfidf");
+  const Featurizer g = Featurizer::FromMetadata(m);
+  EXPECT_TRUE(g.weighted());
+  EXPECT_EQ(g.ToMetadata(), m);
+  for (const char* text : {"a b", "d d d b", "new words"}) {
+    EXPECT_EQ(Values(g, text), Values(t.f, text)) << text;
+  }
+  // Unweighted featurizers write no weighting keys.
+  TextCase plain({"a b"}, 1);
+  EXPECT_EQ(plain.f.ToMetadata().count("featurizer.idf"), 0u);
+  // kAuto (the default): tf-idf with a text column, counts without one.
+  EXPECT_EQ(plain.f.config().weighting, FeatureWeighting::kTfIdf);
+  {
+    CsvReader r(TabularFile(), CsvOptions{});
+    EXPECT_EQ(Featurizer::Fit(TabularConfig(), r).config().weighting, FeatureWeighting::kNone);
+  }
+
+  const std::string idf = m.at("featurizer.idf");
+  for (const std::string& bad :
+       {idf.substr(0, idf.size() - 4), idf.substr(0, idf.size() - 1), "!" + idf.substr(1),
+        std::string("AAAA")}) {
+    auto c = m;
+    c["featurizer.idf"] = bad;
+    EXPECT_THROW(Featurizer::FromMetadata(c), std::invalid_argument);
+  }
+  for (const char* bad : {"0", "-1", "nan", "x"}) {
+    auto c = m;
+    c["featurizer.row_norm"] = bad;
+    EXPECT_THROW(Featurizer::FromMetadata(c), std::invalid_argument);
+  }
+  auto c = m;
+  c["featurizer.weighting"] = "bm25";
+  EXPECT_THROW(Featurizer::FromMetadata(c), std::invalid_argument);
+  EXPECT_THROW(ParseFeatureWeighting("TFIDF"), std::invalid_argument);
+  EXPECT_EQ(ParseFeatureWeighting("none"), FeatureWeighting::kNone);
+}
+
 }  // namespace
 }  // namespace frugal::nn
