@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import csv
 import os
-import pickle  # noqa: F401  (the estimators pickle; see __getstate__)
 import tempfile
 import warnings
 from numbers import Integral, Real
@@ -86,8 +85,9 @@ def _is_text_list(X) -> bool:
 
 
 def _field(v) -> str:
-    """One value as a CSV field: '' for None/NaN; numbers exactly."""
-    if v is None:
+    """One value as a CSV field: '' for None/NaN/pandas' NA and NaT; numbers
+    exactly."""
+    if v is None or type(v).__name__ in ("NAType", "NaTType"):
         return ""
     if isinstance(v, str):
         return v
@@ -596,11 +596,10 @@ class ExtremeClassifier(_PickledModelFile, ClassifierMixin, BaseEstimator):
             pad = k - ids.shape[1]
             ids = np.pad(ids, ((0, 0), (0, pad)), constant_values=-1)
             scores = np.pad(scores, ((0, 0), (0, pad)))
+        found = self.classes_[np.maximum(ids, 0)]
         if self.classes_.dtype.kind in "iu":
-            labels = np.where(ids >= 0, self.classes_[np.maximum(ids, 0)], -1)
-        else:
-            labels = np.where(ids >= 0, self.classes_[np.maximum(ids, 0)].astype(object), None)
-        return labels, scores
+            return np.where(ids >= 0, found, -1), scores
+        return np.where(ids >= 0, found.astype(object), None), scores
 
     def _probabilities(self, ids, scores):
         """Dense label probabilities from the k best labels' output scores

@@ -115,6 +115,9 @@ def test_dataframe_types_inferred_and_overridden():
     np.testing.assert_array_equal(clf.feature_names_in_, X.columns)
     proba = clf.predict_proba(X.iloc[:5])
     assert proba.shape == (5, 2) and np.allclose(proba.sum(axis=1), 1, atol=1e-5)
+    X_na = X.astype({"brand": "string"})
+    X_na.loc[0, "brand"] = pd.NA  # missing values are empty fields
+    assert TextTabularClassifier(threads=2).fit(X_na, y).score(X_na, y) == 1.0
     over = TextTabularClassifier(data_types={"brand": "ignore", "price": "categorical"},
                                  threads=2).fit(X, y)
     assert over.data_types_["brand"] == "ignore" and over.data_types_["price"] == "categorical"

@@ -22,3 +22,14 @@ def test_stubtest_finds_the_stubs_and_the_module_agree():
                           os.path.join(os.path.dirname(__file__), "stubtest_allowlist.txt")],
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_mypy_accepts_the_package_against_its_stubs(tmp_path):
+    """frugal/__init__.py and frugal/sklearn.py type-check against the stubs
+    (scikit-learn and scipy have no stubs here: their imports are Any)."""
+    pytest.importorskip("mypy")
+    out = subprocess.run([sys.executable, "-m", "mypy", "--ignore-missing-imports",
+                          "--no-incremental", "-m", "frugal", "-m", "frugal.sklearn",
+                          "-m", "frugal._frugal"],
+                         capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert out.returncode == 0, out.stdout + out.stderr
