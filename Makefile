@@ -4,7 +4,7 @@ BUILD ?= build
 CMAKE_ARGS ?=
 JOBS ?= $(shell nproc)
 
-.PHONY: all setup build test test-python test-aarch64 demo bench clean
+.PHONY: all setup build test test-python test-wheel test-aarch64 demo bench clean
 
 all: build
 
@@ -18,6 +18,7 @@ build: setup
 test: build
 	ctest --test-dir $(BUILD) --output-on-failure -j2
 	$(MAKE) test-python
+	$(MAKE) test-wheel
 
 # The Python package: a virtual environment in $(PYENV), `pip install .`
 # (scikit-build-core and pybind11 from PyPI build the extension against the
@@ -29,6 +30,14 @@ test-python: setup
 	$(PYENV)/bin/python -m pip install -q --upgrade pip
 	$(PYENV)/bin/python -m pip install -q '.[test,ray]'
 	$(PYENV)/bin/python -m pytest -q python/tests
+
+# The self-contained wheel: `pip wheel .`, `auditwheel repair` (pinned, in a
+# tool venv under $(BUILD); Debian's patchelf) bundling oneTBB, cpuinfo, Gloo
+# and their dependencies; then a fresh venv runs the README's quick start
+# with the system copies hidden (scripts/test-wheel.sh; root, unshare -m).
+test-wheel: setup
+	bash scripts/setup.sh python3-venv python3-dev patchelf
+	BUILD=$(BUILD) DATA=$(DATA) bash scripts/test-wheel.sh
 
 # Cross-compiles for aarch64 (toolchains/aarch64-linux-gnu.cmake) into
 # BUILD_AARCH64 and runs the kernel, dispatch and end-to-end tests under

@@ -14,5 +14,7 @@
 #include "nn/model.h"           // IWYU pragma: export
 #include "nn/serialize.h"       // IWYU pragma: export
 #include "tasks/classifier.h"   // IWYU pragma: export
+#include "tasks/classifier_settings.h"  // IWYU pragma: export
+#include "tasks/explain.h"      // IWYU pragma: export
 #include "train/fit.h"          // IWYU pragma: export
 #include "train/trainer.h"      // IWYU pragma: export

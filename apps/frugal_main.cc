@@ -455,26 +455,17 @@ std::vector<std::string> WithTrainSettings(std::vector<std::string> valued) {
 // one process, the training file in memory, one dense hidden layer.
 int RunTrainAuto(const Options& o, const nn::SparseDataset& train,
                  const nn::SparseDataset* valid, const nn::SparseDataset* test) {
+  TrainSettingsFor(o, "train");  // validates the settings not used here too
   nn::XmcAutoOptions ao;
-  if (o.Has("--hidden")) ao.hidden = ParseHiddenLayers(o.Str("--hidden")).at(0).width;
-  ao.loss = o.Str("--loss", "");
-  if (!ao.loss.empty() && ao.loss != "softmax" && ao.loss != "sigmoid") {
-    throw UsageError("train", "--loss must be softmax or sigmoid");
-  }
-  const nn::TrainSettings given = TrainSettingsFor(o, "train");
-  if (o.Has("--lr")) ao.lr = given.train.lr;
-  if (o.Has("--batch")) ao.batch = given.train.batch_size;
-  if (o.Has("--epochs")) ao.epochs = given.fit.epochs;
-  ao.threads = given.train.threads;
-  ao.sparsity = o.Float("--sparsity", 0.0f);
-  ao.budget_seconds = o.Float("--budget", 0.0f);
-  if (o.Has("--memory-blend")) {
-    ao.memory_blend = o.Float("--memory-blend", 0.0f);
-    if (!(ao.memory_blend >= 0.0f && ao.memory_blend <= 1.0f)) {
-      throw UsageError("train", "--memory-blend must be in [0, 1]");
+  try {
+    for (const char* name : {"hidden", "loss", "lr", "batch", "epochs", "threads",
+                             "sparsity", "budget", "seed", "memory-blend"}) {
+      const std::string flag = std::string("--") + name;
+      if (o.Has(flag)) nn::ApplyXmcAutoSetting(name, o.Str(flag), true, &ao);
     }
+  } catch (const std::invalid_argument& e) {
+    throw UsageError("train", e.what());
   }
-  ao.seed = o.Size("--seed", 1);
   const bool json = o.Has("--json");
   const bool exact_eval = o.Has("--exact-eval");
   if (!json) {

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -16,6 +17,8 @@
 
 #include "apps/options.h"
 #include "tasks/classifier.h"
+#include "tasks/classifier_settings.h"
+#include "tasks/explain.h"
 
 namespace frugal::cli {
 
@@ -24,6 +27,8 @@ const char kTextUsage[] =
     "                  --columns C:TYPE,...) [options]\n"
     "frugal text evaluate --model FILE --test FILE [--skip-bad-rows] [--json]\n"
     "frugal text predict --model FILE [--input FILE] [--no-target] [--header]\n"
+    "frugal text explain --model FILE [--input FILE] [--no-target] [--header]\n"
+    "                    [--top N] [--json]\n"
     "\n"
     "A classifier from raw CSV: text columns become hashed word n-grams,\n"
     "categorical columns hashed values, numeric columns quantile buckets; a\n"
@@ -43,6 +48,8 @@ const char kTextUsage[] =
     "  --no-quotes           quotes are ordinary characters (no RFC 4180)\n"
     "  --last-column-rest    the last column takes the rest of the line,\n"
     "                        delimiters included (unquoted free text)\n"
+    "  --num-columns N       fields per record (default: from the header, or\n"
+    "                        the columns named)\n"
     "  --skip-bad-rows       skip and count malformed rows instead of failing\n"
     "  --search              choose linear vs hidden and the epochs on a\n"
     "                        held-out tenth of the training rows\n"
@@ -69,13 +76,19 @@ const char kTextUsage[] =
     "  --hidden N | --linear  hidden width, or no hidden layer\n"
     "  --members N           an ensemble: N networks (seeds seed, seed + 7919,\n"
     "                        ...) whose logits are averaged (default 1)\n"
-    "  --epochs N  --batch N  --lr F  --threads N  --seed N\n"
+    "  --epochs N  --batch N  --lr F  --threads N  --seed N  (0: automatic)\n"
     "  --model FILE          save the model (featurization settings included)\n"
     "  --json                one JSON object with the results on stdout\n"
     "\n"
     "predict reads rows laid out like the training file (the target field is\n"
     "ignored; --no-target: rows without it) and prints 'label<TAB>probability'\n"
-    "per row.\n";
+    "per row.\n"
+    "\n"
+    "explain reads rows as predict does and prints, per row, the label, its\n"
+    "probability and the --top N (default 10) input units that pushed it most\n"
+    "towards that label: 'column:unit=weight', the weight being the drop of\n"
+    "the label's probability when the unit (a word of a text column, the value\n"
+    "of a categorical or numeric column) is removed (tasks/explain.h).\n";
 
 namespace {
 
@@ -84,62 +97,6 @@ Options TextOptions(const std::vector<std::string>& args,
                     const std::vector<std::string>& valued,
                     const std::vector<std::string>& flags) {
   return Options("text", Args(args.begin() + 1, args.end()), valued, flags);
-}
-
-bool IsIndex(const std::string& s) {
-  return !s.empty() && s.size() < 10 &&
-         s.find_first_not_of("0123456789") == std::string::npos;
-}
-
-std::vector<std::string> SplitList(const std::string& s, char sep) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  for (;;) {
-    const size_t end = s.find(sep, start);
-    out.push_back(s.substr(start, end - start));
-    if (end == std::string::npos) return out;
-    start = end + 1;
-  }
-}
-
-// "C:TYPE,A-B:TYPE,..." (names may contain ':'; the last one separates).
-std::vector<nn::ColumnSpec> ParseColumns(const std::string& list) {
-  std::vector<nn::ColumnSpec> out;
-  for (const std::string& item : SplitList(list, ',')) {
-    const size_t colon = item.rfind(':');
-    if (colon == std::string::npos || colon == 0) {
-      throw UsageError("text", "--columns expects C:TYPE items, got '" + item + "'");
-    }
-    const std::string name = item.substr(0, colon);
-    nn::ColumnType type;
-    try {
-      type = nn::ParseColumnType(item.substr(colon + 1));
-    } catch (const std::invalid_argument& e) {
-      throw UsageError("text", std::string("--columns: ") + e.what());
-    }
-    const size_t dash = name.find('-');
-    if (dash != std::string::npos && IsIndex(name.substr(0, dash)) &&
-        IsIndex(name.substr(dash + 1))) {
-      const size_t a = std::stoul(name.substr(0, dash));
-      const size_t b = std::stoul(name.substr(dash + 1));
-      if (a > b || b - a > 100000) {
-        throw UsageError("text", "--columns: bad range '" + name + "'");
-      }
-      for (size_t i = a; i <= b; ++i) out.push_back({std::to_string(i), type});
-    } else {
-      out.push_back({name, type});
-    }
-  }
-  return out;
-}
-
-char ParseDelimiter(const std::string& d) {
-  if (d == "tab" || d == "\\t" || d == "\t") return '\t';
-  if (d.size() != 1 || d == "\n" || d == "\r") {
-    throw UsageError("text", "--delimiter expects one character or 'tab', got '" +
-                         d + "'");
-  }
-  return d[0];
 }
 
 void PrintMetrics(const char* what, const nn::ClassifierMetrics& m) {
@@ -165,106 +122,23 @@ std::string MetricsJson(const nn::ClassifierMetrics& m) {
 }
 
 int Train(const std::vector<std::string>& args) {
-  const Options f = TextOptions(args, {"--train", "--test", "--model", "--columns", "--text-col",
-                 "--label-col", "--delimiter", "--label-delimiter", "--features",
-                 "--ngrams", "--char-ngrams", "--buckets", "--binning", "--cross",
-                 "--min-count", "--weighting",
-                 "--hidden", "--members", "--epochs", "--batch", "--lr",
-                 "--threads", "--seed"},
-                {"--no-header", "--no-quotes", "--last-column-rest",
-                 "--skip-bad-rows", "--linear", "--json", "--no-numeric-values",
-                 "--stream", "--search"});
+  std::vector<std::string> valued = {"--train", "--test", "--model"};
+  std::vector<std::string> flags = {"--json"};
+  for (const nn::ClassifierSettingInfo& i : nn::ClassifierSettingList()) {
+    (i.is_switch ? flags : valued).push_back(std::string("--") + i.cli);
+  }
+  const Options f = TextOptions(args, valued, flags);
+  nn::ClassifierSettings settings = nn::DefaultClassifierSettings();
   nn::ClassifierOptions o;
-  if (f.Has("--columns") == (f.Has("--text-col") || f.Has("--label-col"))) {
-    throw UsageError("text", "give either --columns or --text-col and --label-col");
-  }
-  if (f.Has("--columns")) {
-    o.features.columns = ParseColumns(f.Str("--columns"));
-  } else {
-    o.features.columns.push_back(
-        {f.Required("--label-col"), nn::ColumnType::kTarget});
-    for (const std::string& c : SplitList(f.Required("--text-col"), ',')) {
-      o.features.columns.push_back({c, nn::ColumnType::kText});
-    }
-  }
-  o.csv.delimiter = ParseDelimiter(f.Str("--delimiter", ","));
-  o.csv.header = !f.Has("--no-header");
-  if (f.Has("--no-quotes")) o.csv.quote = '\0';
-  o.csv.rest_in_last_column = f.Has("--last-column-rest");
-  o.csv.skip_bad_rows = f.Has("--skip-bad-rows");
-  if (!o.csv.header) {
-    // Columns are indices; the rest-of-line column is the highest one named.
-    size_t max_index = 0;
-    for (const nn::ColumnSpec& c : o.features.columns) {
-      if (!IsIndex(c.name)) {
-        throw UsageError("text", "with --no-header, name columns by 0-based "
-                             "index, not '" + c.name + "'");
-      }
-      max_index = std::max<size_t>(max_index, std::stoul(c.name));
-    }
-    if (o.csv.rest_in_last_column) o.csv.num_columns = max_index + 1;
-  }
-  o.features.label_delimiter = f.Str("--label-delimiter");
-  if (o.features.label_delimiter.size() > 1) {
-    throw UsageError("text", "--label-delimiter expects one character");
-  }
-  const size_t features = f.Size("--features", o.features.num_features);
-  if (features == 0 || features > (size_t{1} << 31)) {
-    throw UsageError("text", "--features must be in [1, 2^31]");
-  }
-  o.features.num_features = uint32_t(features);
-  o.features.word_ngrams = uint32_t(f.Size("--ngrams", 2));
-  o.features.char_ngrams = uint32_t(f.Size("--char-ngrams", 0));
-  o.features.numeric_buckets = uint32_t(f.Size("--buckets", 32));
-  o.features.min_category_count =
-      uint32_t(std::min<size_t>(f.Size("--min-count", 1), 1u << 30));
-  if (o.features.word_ngrams < 1 || o.features.word_ngrams > 8 ||
-      o.features.char_ngrams > 16 || o.features.numeric_buckets < 1 ||
-      o.features.numeric_buckets > 65536) {
-    throw UsageError("text", "--ngrams in [1, 8], --char-ngrams in [0, 16], "
-                         "--buckets in [1, 65536]");
-  }
-  o.features.numeric_values = !f.Has("--no-numeric-values");
-  const std::string binning = f.Str("--binning", "quantile");
-  if (binning != "quantile" && binning != "log") {
-    throw UsageError("text", "--binning must be quantile or log");
-  }
-  o.features.binning =
-      binning == "log" ? nn::NumericBinning::kLog : nn::NumericBinning::kQuantile;
   try {
-    o.features.weighting = nn::ParseFeatureWeighting(f.Str("--weighting", "auto"));
-  } catch (const std::invalid_argument& e) {
-    throw UsageError("text", std::string("--") + e.what());
-  }
-  if (f.Has("--cross")) {
-    for (const std::string& pair : SplitList(f.Str("--cross"), ',')) {
-      const size_t star = pair.find('*');
-      if (star == std::string::npos || star == 0 || star + 1 == pair.size()) {
-        throw UsageError("text", "--cross expects A*B items, got '" + pair + "'");
-      }
-      o.features.crosses.emplace_back(pair.substr(0, star), pair.substr(star + 1));
+    for (const nn::ClassifierSettingInfo& i : nn::ClassifierSettingList()) {
+      const std::string flag = std::string("--") + i.cli;
+      if (f.Has(flag)) nn::ApplyClassifierSetting(i.cli, f.Str(flag), true, &settings);
     }
+    o = nn::FinishClassifierSettings(settings);
+  } catch (const std::invalid_argument& e) {
+    throw UsageError("text", e.what());
   }
-  if (f.Has("--linear") && f.Has("--hidden")) {
-    throw UsageError("text", "--linear and --hidden exclude each other");
-  }
-  o.linear = f.Has("--linear");
-  o.stream = f.Has("--stream");
-  o.search = f.Has("--search");
-  o.hidden = f.Size("--hidden", 0);
-  o.members = f.Size("--members", 0);
-  if (f.Has("--members") && (o.members < 1 || o.members > 64)) {
-    throw UsageError("text", "--members must be in [1, 64]");
-  }
-  o.epochs = f.Size("--epochs", 0);
-  o.batch = f.Size("--batch", 0);
-  o.lr = f.Float("--lr", 0.0f);
-  if (f.Has("--lr") && !(o.lr > 0)) {
-    throw UsageError("text", "--lr expects a positive number, got '" +
-                                 f.Str("--lr") + "'");
-  }
-  o.threads = f.Size("--threads", 0);
-  o.seed = f.Size("--seed", 1);
   const bool json = f.Has("--json");
 
   const auto start = std::chrono::steady_clock::now();
@@ -341,13 +215,16 @@ int Evaluate(const std::vector<std::string>& args) {
   return 0;
 }
 
-int Predict(const std::vector<std::string>& args) {
-  const Options f = TextOptions(args, {"--model", "--input"},
-                {"--no-target", "--header", "--skip-bad-rows"});
-  const auto classifier = nn::Classifier::Load(f.Required("--model"));
-  const nn::Featurizer& fz = classifier->featurizer();
+// Reads the records of `frugal text predict|explain` (stdin or --input,
+// laid out like the training file; --no-target: without the target field)
+// and calls `row(fields)` for each with the target field empty. Rows whose
+// fields the featurizer refuses are skipped with --skip-bad-rows.
+void ForEachRecord(
+    const Options& f, const nn::Classifier& classifier,
+    const std::function<void(const std::vector<std::string_view>&)>& row) {
+  const nn::Featurizer& fz = classifier.featurizer();
   const bool no_target = f.Has("--no-target");
-  nn::CsvOptions csv = classifier->csv();
+  nn::CsvOptions csv = classifier.csv();
   csv.header = f.Has("--header");
   csv.skip_bad_rows = f.Has("--skip-bad-rows");
   csv.num_columns = fz.num_columns() - (no_target ? 1 : 0);
@@ -363,29 +240,88 @@ int Predict(const std::vector<std::string>& args) {
     in = owned.get();
   }
   nn::CsvReader reader(in, name, csv);
-  nn::Classifier::Scratch scratch;
   std::vector<std::string_view> fields(fz.num_columns());
   while (reader.Next()) {
     for (size_t i = 0, j = 0; i < fields.size(); ++i) {
       fields[i] = (no_target && i == fz.target_column()) ? std::string_view()
                                                          : reader.field(j++);
     }
-    nn::Prediction p;
     try {
-      p = classifier->Predict(fields.data(), fields.size(), scratch);
+      row(fields);
     } catch (const nn::FieldError& e) {
       size_t column = e.column();
       if (no_target && column > fz.target_column()) --column;
       reader.Reject(column, e.what());
-      continue;
     }
-    std::printf("%s\t%.6f\n", classifier->label_name(p.label).c_str(),
-                double(p.score));
   }
   if (reader.bad_rows()) {
-    std::fprintf(stderr, "frugal text predict: %zu bad rows skipped (first: %s)\n",
+    std::fprintf(stderr, "frugal text: %zu bad rows skipped (first: %s)\n",
                  reader.bad_rows(), reader.first_bad_row_error().c_str());
   }
+}
+
+int Predict(const std::vector<std::string>& args) {
+  const Options f = TextOptions(args, {"--model", "--input"},
+                {"--no-target", "--header", "--skip-bad-rows"});
+  const auto classifier = nn::Classifier::Load(f.Required("--model"));
+  nn::Classifier::Scratch scratch;
+  ForEachRecord(f, *classifier, [&](const std::vector<std::string_view>& fields) {
+    const nn::Prediction p = classifier->Predict(fields.data(), fields.size(), scratch);
+    std::printf("%s\t%.6f\n", classifier->label_name(p.label).c_str(),
+                double(p.score));
+  });
+  return 0;
+}
+
+// A JSON string literal of `s` (quotes, backslashes and control bytes
+// escaped).
+std::string JsonString(std::string_view s) {
+  std::string out = "\"";
+  for (const char c : s) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (uint8_t(c) < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof(buf), "\\u%04x", unsigned(uint8_t(c)));
+      out += buf;
+    } else {
+      out += c;
+    }
+  }
+  return out + "\"";
+}
+
+int Explain(const std::vector<std::string>& args) {
+  const Options f = TextOptions(args, {"--model", "--input", "--top"},
+                {"--no-target", "--header", "--skip-bad-rows", "--json"});
+  const auto classifier = nn::Classifier::Load(f.Required("--model"));
+  const size_t top = f.Size("--top", 10);
+  const bool json = f.Has("--json");
+  ForEachRecord(f, *classifier, [&](const std::vector<std::string_view>& fields) {
+    const nn::Explanation e = nn::Explain(*classifier, fields.data(), fields.size());
+    const std::string& label = classifier->label_name(e.label);
+    const size_t n = std::min(top, e.features.size());
+    if (json) {
+      std::printf("{\"label\": %s, \"probability\": %.6f, \"features\": [",
+                  JsonString(label).c_str(), double(e.probability));
+      for (size_t i = 0; i < n; ++i) {
+        const nn::FeatureWeight& w = e.features[i];
+        std::printf("%s{\"column\": %zu, \"type\": \"%s\", \"unit\": %s, "
+                    "\"weight\": %.6f}",
+                    i ? ", " : "", w.column, nn::ColumnTypeName(w.type),
+                    JsonString(w.unit).c_str(), double(w.weight));
+      }
+      std::printf("]}\n");
+      return;
+    }
+    std::printf("%s\t%.6f", label.c_str(), double(e.probability));
+    for (size_t i = 0; i < n; ++i) {
+      const nn::FeatureWeight& w = e.features[i];
+      std::printf("\t%zu:%s=%+.4f", w.column, w.unit.c_str(), double(w.weight));
+    }
+    std::printf("\n");
+  });
   return 0;
 }
 
@@ -397,6 +333,7 @@ int RunText(const std::vector<std::string>& args) {
     if (sub == "train") return Train(args);
     if (sub == "evaluate") return Evaluate(args);
     if (sub == "predict") return Predict(args);
+    if (sub == "explain") return Explain(args);
     throw UsageError("text", sub.empty() ? "missing subcommand"
                                      : "unknown subcommand '" + sub + "'");
   } catch (const UsageError& e) {

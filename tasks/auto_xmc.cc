@@ -8,6 +8,7 @@
 #include <stdexcept>
 
 #include "data/batch_source.h"
+#include "train/settings.h"
 
 namespace frugal::nn {
 namespace {
@@ -277,6 +278,52 @@ std::unique_ptr<Model> TrainXmcAuto(
   report.seconds = Since(start);
   if (report_out) *report_out = report;
   return model;
+}
+
+void ApplyXmcAutoSetting(const std::string& name, const std::string& value,
+                         bool cli, XmcAutoOptions* o) {
+  const std::string n = cli ? "--" + name : name;
+  if (name == "hidden") {
+    o->hidden = ParseSettingCount(n, value, false);
+  } else if (name == "loss") {
+    if (!value.empty() && value != "softmax" && value != "sigmoid") {
+      BadSetting(n, "softmax or sigmoid", value);
+    }
+    o->loss = value;
+  } else if (name == "lr") {
+    o->lr = float(ParseSettingReal(n, value, cli));
+  } else if (name == "batch" || name == "batch_size") {
+    o->batch = ParseSettingCount(n, value, cli);
+  } else if (name == "epochs") {
+    o->epochs = ParseSettingCount(n, value, cli);
+  } else if (name == "sparsity") {
+    const double x = ParseSettingReal(n, value, false);
+    if (x > 1) {
+      BadSetting(n, "a number in (0, 1]", value);
+    }
+    o->sparsity = float(x);
+  } else if (name == "budget" || name == "budget_seconds") {
+    o->budget_seconds = ParseSettingReal(n, value, false);
+  } else if (name == "valid_fraction" || name == "valid-fraction") {
+    o->valid_fraction = ParseSettingReal(n, value, true);
+    if (o->valid_fraction >= 1) {
+      BadSetting(n, "a number in (0, 1)", value);
+    }
+  } else if (name == "memory-blend" || name == "memory_blend") {
+    if (value == "auto") {
+      o->memory_blend = -1;
+    } else {
+      const double x = ParseSettingReal(n, value, false);
+      if (x > 1) BadSetting(n, "auto or a number in [0, 1]", value);
+      o->memory_blend = float(x);
+    }
+  } else if (name == "threads") {
+    o->threads = ParseSettingCount(n, value, false);
+  } else if (name == "seed") {
+    o->seed = ParseSettingCount(n, value, false);
+  } else {
+    throw std::invalid_argument("unknown setting '" + name + "'");
+  }
 }
 
 }  // namespace frugal::nn

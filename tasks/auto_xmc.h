@@ -41,6 +41,16 @@ struct XmcAutoOptions {
   uint64_t seed = 1;
 };
 
+// Sets one of XmcAutoOptions by name, for every front end (`frugal train
+// --budget 30`, Python's `budget_seconds=30`): hidden, loss, lr,
+// batch/batch_size, epochs, sparsity, budget/budget_seconds, valid_fraction,
+// memory-blend/memory_blend ("auto" or a weight in [0, 1], 0: no memory),
+// threads, seed. "0" (or "" for loss) leaves the others automatic. Throws
+// std::invalid_argument "<name>: expected <what>, got '<value>'" (the CLI
+// name as "--name" when `cli`) or naming an unknown setting.
+void ApplyXmcAutoSetting(const std::string& name, const std::string& value,
+                         bool cli, XmcAutoOptions* options);
+
 // One candidate's run on the validation split.
 struct CandidateReport {
   size_t hidden = 0;

@@ -397,9 +397,23 @@ Prediction Classifier::Predict(const std::string_view* fields,
 
 float Classifier::PositiveProbability(const std::string_view* fields,
                                       size_t num_fields, Scratch& s) const {
+  return LabelProbability(fields, num_fields, 1, s);
+}
+
+float Classifier::LabelProbability(const std::string_view* fields,
+                                   size_t num_fields, uint32_t label,
+                                   Scratch& s) const {
   featurizer_.Featurize(fields, num_fields, false, s.row);
   Score(s);
-  return Probability(s, 1);
+  return Probability(s, label);
+}
+
+void Classifier::Probabilities(const std::string_view* fields,
+                               size_t num_fields, Scratch& s, float* out) const {
+  featurizer_.Featurize(fields, num_fields, false, s.row);
+  Score(s);
+  std::fill(out, out + featurizer_.num_labels(), 0.0f);
+  for (size_t i = 0; i < s.labels.size(); ++i) out[s.labels[i]] = s.scores[i];
 }
 
 ClassifierMetrics Classifier::Evaluate(const std::string& path,

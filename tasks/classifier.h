@@ -140,6 +140,14 @@ class Classifier {
   // Probability of the positive (second) label of a binary target.
   float PositiveProbability(const std::string_view* fields, size_t num_fields,
                             Scratch& scratch) const;
+  // Probability of `label` for one record (0 when it is not among the 64
+  // best labels).
+  float LabelProbability(const std::string_view* fields, size_t num_fields,
+                         uint32_t label, Scratch& scratch) const;
+  // Every label's probability for one record into out[0, num_labels):
+  // labels outside the 64 best get 0.
+  void Probabilities(const std::string_view* fields, size_t num_fields,
+                     Scratch& scratch, float* out) const;
 
   // Saves the model with the featurizer and CSV settings in its metadata
   // (atomically; see nn/serialize.h).

@@ -68,6 +68,15 @@ file(WRITE "${WORK_DIR}/rows2.csv" "5000,red,large heavy\n")
 run(text predict --model ${model} --no-target INPUT "${WORK_DIR}/rows2.csv")
 expect(0 "big\t" OUT)
 
+# explain: the label, its probability and the units by weight.
+run(text explain --model ${model} --no-target --top 3 INPUT "${WORK_DIR}/rows2.csv")
+if(NOT RC EQUAL 0 OR NOT OUT MATCHES "^big\t[01]\\.[0-9]+(\t[0-9]+:[^\t=]+=[-+][0-9.]+)(\t[0-9]+:[^\t=]+=[-+][0-9.]+)(\t[0-9]+:[^\t=]+=[-+][0-9.]+)\n$")
+  fail("expected 'big<TAB>p' and three 'column:unit=weight' items")
+endif()
+run(text explain --model ${model} --json INPUT "${WORK_DIR}/rows.csv")
+expect(0 "{\"label\": \"big\", \"probability\": " OUT)
+expect(0 "\"type\": \"categorical\", \"unit\": \"red\", \"weight\": " OUT)
+
 # Malformed input: file, line, column and what was expected; exit 1.
 file(WRITE "${WORK_DIR}/bad.csv" "label,size,colour,text\nbig,1,red,x\nsmall,ten,blue,y\n")
 run(text train --train ${WORK_DIR}/bad.csv

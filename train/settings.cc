@@ -29,37 +29,35 @@ const std::vector<SettingInfo>& TrainSettingList() {
   return list;
 }
 
-namespace {
-
-[[noreturn]] void Bad(const std::string& name, const std::string& expected,
-                      const std::string& value) {
+void BadSetting(const std::string& name, const std::string& expected,
+                const std::string& value) {
   throw std::invalid_argument(name + ": expected " + expected + ", got '" +
                               value + "'");
 }
 
-size_t ParseCount(const std::string& name, const std::string& v, bool positive) {
+size_t ParseSettingCount(const std::string& name, const std::string& v,
+                         bool positive) {
   char* end = nullptr;
   errno = 0;
   const unsigned long long x = std::strtoull(v.c_str(), &end, 10);
   if (v.empty() || v[0] == '-' || *end != '\0' || errno == ERANGE ||
       (positive && x == 0)) {
-    Bad(name, positive ? "a positive integer" : "a non-negative integer", v);
+    BadSetting(name, positive ? "a positive integer" : "a non-negative integer", v);
   }
   return size_t(x);
 }
 
-double ParseReal(const std::string& name, const std::string& v, bool positive) {
+double ParseSettingReal(const std::string& name, const std::string& v,
+                        bool positive) {
   char* end = nullptr;
   errno = 0;
   const double x = std::strtod(v.c_str(), &end);
   if (v.empty() || *end != '\0' || errno == ERANGE || !std::isfinite(x) ||
       (positive ? !(x > 0) : !(x >= 0))) {
-    Bad(name, positive ? "a positive number" : "a number >= 0", v);
+    BadSetting(name, positive ? "a positive number" : "a number >= 0", v);
   }
   return x;
 }
-
-}  // namespace
 
 void ApplyTrainSetting(const std::string& name, const std::string& value,
                        TrainSettings* s) {
@@ -74,13 +72,13 @@ void ApplyTrainSetting(const std::string& name, const std::string& value,
   TrainConfig& tc = s->train;
   FitConfig& fc = s->fit;
   if (key == "epochs") {
-    fc.epochs = ParseCount(n, value, true);
+    fc.epochs = ParseSettingCount(n, value, true);
   } else if (key == "total-epochs") {
-    fc.total_epochs = ParseCount(n, value, false);
+    fc.total_epochs = ParseSettingCount(n, value, false);
   } else if (key == "batch") {
-    tc.batch_size = ParseCount(n, value, true);
+    tc.batch_size = ParseSettingCount(n, value, true);
   } else if (key == "lr") {
-    tc.lr = float(ParseReal(n, value, true));
+    tc.lr = float(ParseSettingReal(n, value, true));
   } else if (key == "schedule") {
     try {
       fc.schedule = ParseLrSchedule(value);
@@ -88,11 +86,11 @@ void ApplyTrainSetting(const std::string& name, const std::string& value,
       throw std::invalid_argument(n + ": " + e.what());
     }
   } else if (key == "weight-decay") {
-    tc.weight_decay = float(ParseReal(n, value, false));
+    tc.weight_decay = float(ParseSettingReal(n, value, false));
   } else if (key == "threads") {
-    tc.threads = ParseCount(n, value, false);
+    tc.threads = ParseSettingCount(n, value, false);
   } else if (key == "patience") {
-    fc.patience = ParseCount(n, value, false);
+    fc.patience = ParseSettingCount(n, value, false);
   } else if (key == "exchange") {
     try {
       tc.exchange = ParseExchangePolicy(value);
@@ -100,9 +98,9 @@ void ApplyTrainSetting(const std::string& name, const std::string& value,
       throw std::invalid_argument(n + ": " + e.what());
     }
   } else if (key == "exchange-bandwidth") {
-    tc.exchange_bandwidth = ParseReal(n, value, false) * 1e9 / 8;  // bytes/s
+    tc.exchange_bandwidth = ParseSettingReal(n, value, false) * 1e9 / 8;  // bytes/s
   } else if (key == "checkpoint-every") {
-    fc.checkpoint_every = ParseCount(n, value, false);
+    fc.checkpoint_every = ParseSettingCount(n, value, false);
   }
 }
 

@@ -36,4 +36,15 @@ TrainSettings DefaultTrainSettings();
 void ApplyTrainSetting(const std::string& name, const std::string& value,
                        TrainSettings* s);
 
+// The value parsers behind ApplyTrainSetting (for other settings lists):
+// a decimal count (positive: above 0) and a finite number (positive: above
+// 0, else >= 0). Throw (as BadSetting does) std::invalid_argument "<name>:
+// expected <what>, got '<value>'".
+[[noreturn]] void BadSetting(const std::string& name, const std::string& expected,
+                             const std::string& value);
+size_t ParseSettingCount(const std::string& name, const std::string& value,
+                         bool positive);
+double ParseSettingReal(const std::string& name, const std::string& value,
+                        bool positive);
+
 }  // namespace frugal::nn

@@ -137,6 +137,15 @@ def _setting_text(value) -> str:
     return str(value)
 
 
+def _classifier_setting_text(value) -> str:
+    """A text classifier setting as tasks/classifier_settings.h parses it."""
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, (list, tuple)):  # crosses: [("a", "b"), ...] or ["a*b"]
+        return ",".join(v if isinstance(v, str) else "*".join(v) for v in value)
+    return _setting_text(value)
+
+
 def _as_dataset(data, y, model: "Model") -> Dataset:
     if isinstance(data, Dataset):
         return data
@@ -271,29 +280,51 @@ class TextClassifier:
 
     @classmethod
     def train(cls, path: str, columns, *, header: bool = True, delimiter: str = ",",
-              quote: str = '"', rest_in_last_column: bool = False,
-              skip_bad_rows: bool = False, num_columns: int = 0, hidden: int = 0,
-              linear: bool = False,
-              epochs: int = 0, threads: int = 0, num_features: int = 0,
-              word_ngrams: int = 0, seed: int = 1) -> "TextClassifier":
-        """`columns`: {name or index: type} or a list of (name, type), types
-        "text", "categorical", "numeric", "target" (exactly one), "ignore".
-        0 for hidden/epochs/num_features/word_ngrams: automatic. Without a
-        header, num_columns 0 means the largest column index + 1."""
+              quote: str | None = '"', rest_in_last_column: bool = False,
+              num_columns: int = 0, **settings) -> "TextClassifier":
+        """Trains a classifier on a CSV/TSV file.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The training file.
+        columns : dict or list of (name, type)
+            Column name (header name, or 0-based index) to type: "text",
+            "categorical", "numeric", "target" (exactly one) or "ignore".
+        header, delimiter, rest_in_last_column, num_columns
+            The CSV dialect (``delimiter`` one character or "tab"). Without a
+            header, ``num_columns`` 0 means the largest column index + 1.
+        quote : str or None
+            '"' (RFC 4180 quoting) or None/"" (quotes are ordinary characters).
+        **settings
+            Any other setting of ``frugal text train``, by its Python name
+            (tasks/classifier_settings.h, one mapping for the CLI and Python):
+            hidden, linear, members, epochs, batch_size, lr, threads, seed,
+            num_features, word_ngrams, char_ngrams, numeric_buckets, binning,
+            numeric_values, min_count, crosses, label_delimiter,
+            skip_bad_rows, search, stream. 0 for hidden, members, epochs,
+            batch_size and lr means automatic (the CLI's defaults); 0 for
+            num_features and word_ngrams, their defaults.
+
+        Returns
+        -------
+        TextClassifier
+            With ``report``: the settings chosen and the training times.
+        """
         items = columns.items() if isinstance(columns, dict) else columns
         cols = [(str(k), str(v)) for k, v in items]
-        csv = _frugal.CsvOptions()
-        csv.header = bool(header)
-        csv.delimiter = delimiter
-        csv.quote = quote or "\0"
-        csv.rest_in_last_column = bool(rest_in_last_column)
-        csv.skip_bad_rows = bool(skip_bad_rows)
+        if quote not in ('"', "", None):
+            raise ValueError("quote must be '\"' or None")
         if not header and not num_columns and all(k.isdigit() for k, _ in cols):
             num_columns = max(int(k) for k, _ in cols) + 1
-        csv.num_columns = int(num_columns)
+        for key in ("num_features", "word_ngrams"):  # 0: the default, as before
+            if settings.get(key) == 0:
+                del settings[key]
+        given = dict(settings, columns=",".join(f"{k}:{v}" for k, v in cols),
+                     header=header, delimiter=delimiter, quotes=bool(quote),
+                     rest_in_last_column=rest_in_last_column, num_columns=num_columns)
         impl, report = _frugal._Classifier.train(
-            os.fspath(path), cols, csv, int(hidden), bool(linear), int(epochs), int(threads),
-            int(num_features), int(word_ngrams), int(seed))
+            os.fspath(path), {k: _classifier_setting_text(v) for k, v in given.items()})
         return cls(impl, report)
 
     @classmethod
@@ -308,19 +339,48 @@ class TextClassifier:
         out like the training file."""
         return self._c.evaluate(os.fspath(path), bool(skip_bad_rows))
 
-    def predict(self, record: Sequence[str] | str):
-        """(label, probability) of one record: its fields laid out like the
-        training file (the target field is not read). A str is taken as the
-        one non-target field of a two-column file."""
+    def _fields(self, record: Sequence[str] | str) -> list:
         if isinstance(record, str):
             if self._c.num_columns != 2:
                 raise ValueError("a str record needs a two-column layout")
             fields = ["", ""]
             fields[1 - self._c.target_column] = record
-            record = fields
-        return self._c.predict(list(record))
+            return fields
+        return list(record)
+
+    def predict(self, record: Sequence[str] | str):
+        """(label, probability) of one record: its fields laid out like the
+        training file (the target field is not read). A str is taken as the
+        one non-target field of a two-column file."""
+        return self._c.predict(self._fields(record))
 
     def predict_many(self, records: Iterable[Sequence[str] | str]) -> list:
-        return [self.predict(r) for r in records]
+        """(label, probability) of each record, in one call (the GIL released)."""
+        ids, probs = self._c.predict_many([self._fields(r) for r in records], False)
+        names = self._c.labels
+        return [(names[i], float(p)) for i, p in zip(ids, probs)]
+
+    def predict_proba(self, records: Iterable[Sequence[str] | str]) -> np.ndarray:
+        """Every label's probability (float32, rows x labels, columns in the
+        order of ``labels``); labels outside a row's 64 best get 0."""
+        return self._c.predict_many([self._fields(r) for r in records], True)
+
+    def explain(self, record: Sequence[str] | str, top: int = 10) -> dict:
+        """Why one record got its label, by occlusion (tasks/explain.h).
+
+        Each input unit (a distinct word of a text column, the value of a
+        categorical or numeric column) is removed in turn; its weight is the
+        drop of the predicted label's probability.
+
+        Returns
+        -------
+        dict
+            ``label``, ``probability`` and ``features``: up to ``top`` dicts
+            (column index, type, unit, weight), the largest weight first.
+        """
+        label, p, feats = self._c.explain(self._fields(record))
+        return {"label": label, "probability": p,
+                "features": [{"column": c, "type": t, "unit": u, "weight": w}
+                             for c, t, u, w in feats[:top]]}
 
     labels = property(lambda self: self._c.labels)

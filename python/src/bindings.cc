@@ -21,7 +21,10 @@
 #include <vector>
 
 #include "comm/communicator.h"
+#include "tasks/auto_xmc.h"
 #include "tasks/classifier.h"
+#include "tasks/classifier_settings.h"
+#include "tasks/explain.h"
 #include "train/data_parallel.h"
 #include "data/dataset.h"
 #include "nn/model.h"
@@ -173,6 +176,36 @@ class PyModel {
     return PyModel(std::make_unique<nn::Model>(mc));
   }
 
+  // `frugal train`'s automatic settings (tasks/auto_xmc.h) on `train`, chosen
+  // on `valid` (None: a held-out tenth); `settings` (Python names of
+  // ApplyXmcAutoSetting, values as text) fix some. Returns (model, report).
+  static py::tuple TrainAuto(const nn::SparseDataset& train,
+                             const nn::SparseDataset* valid,
+                             const std::map<std::string, std::string>& settings) {
+    nn::XmcAutoOptions o;
+    for (const auto& [name, value] : settings) {
+      nn::ApplyXmcAutoSetting(name, value, false, &o);
+    }
+    nn::XmcAutoReport r;
+    std::unique_ptr<nn::Model> m;
+    {
+      py::gil_scoped_release release;
+      m = nn::TrainXmcAuto(train, valid, o, &r);
+    }
+    py::dict report;
+    report["hidden"] = r.chosen.hidden;
+    report["loss"] = r.chosen.loss;
+    report["lr"] = r.chosen.lr;
+    report["batch"] = r.chosen.batch;
+    report["epochs"] = r.final_epochs;
+    report["valid_p@1"] = r.chosen.valid_p1;
+    report["searched"] = r.searched;
+    report["retrained"] = r.retrained;
+    report["seconds"] = r.seconds;
+    report["reason"] = r.reason;
+    return py::make_tuple(PyModel(std::move(m)), report);
+  }
+
   static PyModel Load(const std::string& path) {
     return PyModel(nn::LoadModel(path));
   }
@@ -299,40 +332,35 @@ class PyClassifier {
  public:
   explicit PyClassifier(std::unique_ptr<nn::Classifier> c) : c_(std::move(c)) {}
 
-  static PyClassifier Train(const std::string& path,
-                            const std::vector<std::pair<std::string, std::string>>&
-                                columns,
-                            const nn::CsvOptions& csv, size_t hidden,
-                            bool linear, size_t epochs, size_t threads,
-                            uint32_t num_features, uint32_t word_ngrams,
-                            uint64_t seed, py::dict* report_out) {
-    nn::ClassifierOptions o;
-    o.csv = csv;
-    for (const auto& [name, type] : columns) {
-      o.features.columns.push_back({name, nn::ParseColumnType(type)});
+  // `settings`: names and values (as text) of tasks/classifier_settings.h
+  // (Python names); the rest stay at their defaults (automatic).
+  static py::tuple Train(const std::string& path,
+                         const std::map<std::string, std::string>& settings) {
+    nn::ClassifierSettings given = nn::DefaultClassifierSettings();
+    for (const auto& [name, value] : settings) {
+      nn::ApplyClassifierSetting(name, value, false, &given);
     }
-    if (num_features) o.features.num_features = num_features;
-    if (word_ngrams) o.features.word_ngrams = word_ngrams;
-    o.hidden = hidden;
-    o.linear = linear;
-    o.epochs = epochs;
-    o.threads = threads;
-    o.seed = seed;
+    const nn::ClassifierOptions o = nn::FinishClassifierSettings(given);
     nn::TrainReport r;
     std::unique_ptr<nn::Classifier> c;
     {
       py::gil_scoped_release release;
       c = nn::Classifier::Train(path, o, &r);
     }
-    (*report_out)["samples"] = r.samples;
-    (*report_out)["labels"] = r.labels;
-    (*report_out)["bad_rows"] = r.bad_rows;
-    (*report_out)["hidden"] = r.hidden;
-    (*report_out)["epochs"] = r.epochs;
-    (*report_out)["featurize_seconds"] = r.featurize_seconds;
-    (*report_out)["train_seconds"] = r.train_seconds;
-    (*report_out)["final_loss"] = r.final_loss;
-    return PyClassifier(std::move(c));
+    py::dict report;
+    report["samples"] = r.samples;
+    report["features"] = r.features;
+    report["labels"] = r.labels;
+    report["bad_rows"] = r.bad_rows;
+    report["hidden"] = r.hidden;
+    report["members"] = r.members;
+    report["epochs"] = r.epochs;
+    report["batch"] = r.batch;
+    report["lr"] = r.lr;
+    report["featurize_seconds"] = r.featurize_seconds;
+    report["train_seconds"] = r.train_seconds;
+    report["final_loss"] = r.final_loss;
+    return py::make_tuple(PyClassifier(std::move(c)), report);
   }
 
   py::dict Evaluate(const std::string& path, bool skip_bad_rows) const {
@@ -358,6 +386,52 @@ class PyClassifier {
     views_.assign(fields.begin(), fields.end());
     const nn::Prediction p = c_->Predict(views_.data(), views_.size(), scratch_);
     return py::make_tuple(c_->label_name(p.label), p.score);
+  }
+
+  // Many records: (label ids int64 [rows], probabilities float32 [rows]), or
+  // with `all_labels` every label's probability float32 [rows, labels].
+  py::object PredictMany(const std::vector<std::vector<std::string>>& rows,
+                         bool all_labels) const {
+    const size_t n = rows.size(), labels = c_->featurizer().num_labels();
+    Array<int64_t> ids({py::ssize_t(all_labels ? 0 : n)});
+    Array<float> p = all_labels ? Array<float>({py::ssize_t(n), py::ssize_t(labels)})
+                                : Array<float>({py::ssize_t(n)});
+    int64_t* id = ids.mutable_data();
+    float* out = p.mutable_data();
+    {
+      py::gil_scoped_release release;
+      nn::Classifier::Scratch scratch;
+      std::vector<std::string_view> views;
+      for (size_t i = 0; i < n; ++i) {
+        views.assign(rows[i].begin(), rows[i].end());
+        if (all_labels) {
+          c_->Probabilities(views.data(), views.size(), scratch, out + i * labels);
+        } else {
+          const nn::Prediction pr = c_->Predict(views.data(), views.size(), scratch);
+          id[i] = pr.label;
+          out[i] = pr.score;
+        }
+      }
+    }
+    if (all_labels) return std::move(p);
+    return py::make_tuple(ids, p);
+  }
+
+  // The occlusion explanation of one record (tasks/explain.h): (label,
+  // probability, [(column, type, unit, weight), ...] by weight).
+  py::tuple Explain(const std::vector<std::string>& fields) const {
+    std::vector<std::string_view> views(fields.begin(), fields.end());
+    nn::Explanation e;
+    {
+      py::gil_scoped_release release;
+      e = nn::Explain(*c_, views.data(), views.size());
+    }
+    py::list features;
+    for (const nn::FeatureWeight& w : e.features) {
+      features.append(py::make_tuple(w.column, nn::ColumnTypeName(w.type), w.unit,
+                                     w.weight));
+    }
+    return py::make_tuple(c_->label_name(e.label), e.probability, features);
   }
 
   size_t num_columns() const { return c_->featurizer().num_columns(); }
@@ -469,6 +543,8 @@ PYBIND11_MODULE(_frugal, m) {
       .def_static("create", &PyModel::Create)
       .def_static("auto", &PyModel::Auto)
       .def_static("load", &PyModel::Load)
+      .def_static("train_auto", &PyModel::TrainAuto, py::arg("train"),
+                  py::arg("valid").none(true), py::arg("settings"))
       .def("save", &PyModel::Save)
       .def("train", &PyModel::Train)
       .def("evaluate", &PyModel::Evaluate)
@@ -493,18 +569,9 @@ PYBIND11_MODULE(_frugal, m) {
       .def_readwrite("num_columns", &nn::CsvOptions::num_columns);
 
   py::class_<PyClassifier>(m, "_Classifier")
-      .def_static("train",
-                  [](const std::string& path,
-                     const std::vector<std::pair<std::string, std::string>>& cols,
-                     const nn::CsvOptions& csv, size_t hidden, bool linear,
-                     size_t epochs, size_t threads, uint32_t num_features,
-                     uint32_t word_ngrams, uint64_t seed) {
-                    py::dict report;
-                    PyClassifier c = PyClassifier::Train(
-                        path, cols, csv, hidden, linear, epochs, threads,
-                        num_features, word_ngrams, seed, &report);
-                    return py::make_tuple(std::move(c), report);
-                  })
+      .def_static("train", &PyClassifier::Train)
+      .def("predict_many", &PyClassifier::PredictMany)
+      .def("explain", &PyClassifier::Explain)
       .def_static("load", &PyClassifier::Load)
       .def("save", &PyClassifier::Save)
       .def("evaluate", &PyClassifier::Evaluate)
