@@ -34,6 +34,7 @@ struct XmcAutoOptions {
   // chosen on validation rows among kMemoryBlends, 0 none.
   float memory_blend = -1;
   size_t memory_top_k = 64;  // centroid values kept per label
+  size_t memory_postings = 2048;  // labels kept per feature (bounds a query's cost)
   // Search budget in wall seconds (0: max(15, the data's size rule)).
   double budget_seconds = 0;
   double valid_fraction = 0.1;  // held out when no validation data is given
