@@ -15,19 +15,40 @@ namespace frugal::nn {
 
 void LabelMemory::Scratch::TopTouched(size_t k, std::vector<uint32_t>& labels,
                                       std::vector<float>& out) {
-  const size_t kk = std::min(k, touched.size());
-  const auto by_score = [&](uint32_t a, uint32_t b) {
-    return score[a] > score[b] || (score[a] == score[b] && a < b);
+  // One pass: read and clear each score, keeping the k best in a min-heap
+  // (its top the worst kept: lower score, or equal score and higher label).
+  const auto better = [](const std::pair<float, uint32_t>& a,
+                         const std::pair<float, uint32_t>& b) {
+    return a.first > b.first || (a.first == b.first && a.second < b.second);
   };
-  std::partial_sort(touched.begin(), touched.begin() + kk, touched.end(), by_score);
-  labels.assign(touched.begin(), touched.begin() + kk);
-  out.resize(kk);
-  for (size_t j = 0; j < kk; ++j) out[j] = score[labels[j]];
+  heap.clear();
   for (const uint32_t l : touched) {
+    const std::pair<float, uint32_t> e{score[l], l};
     score[l] = 0.0f;
-    mark[l] = 0;
+    if (e.first == 0.0f) {
+      // Possibly a second record of a label (see Scratch); kept only when
+      // not already kept.
+      bool kept = false;
+      for (const auto& h : heap) kept = kept || h.second == l;
+      if (kept) continue;
+    }
+    if (heap.size() < k) {
+      heap.push_back(e);
+      std::push_heap(heap.begin(), heap.end(), better);
+    } else if (k > 0 && better(e, heap.front())) {
+      std::pop_heap(heap.begin(), heap.end(), better);
+      heap.back() = e;
+      std::push_heap(heap.begin(), heap.end(), better);
+    }
   }
   touched.clear();
+  std::sort_heap(heap.begin(), heap.end(), better);
+  labels.resize(heap.size());
+  out.resize(heap.size());
+  for (size_t j = 0; j < heap.size(); ++j) {
+    labels[j] = heap[j].second;
+    out[j] = heap[j].first;
+  }
 }
 
 LabelMemory LabelMemory::Build(const SparseDataset& rows, size_t num_labels,

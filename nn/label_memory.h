@@ -13,6 +13,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #include "data/dataset.h"
@@ -21,29 +22,26 @@ namespace frugal::nn {
 
 class LabelMemory {
  public:
-  // Per-thread working memory of Query: a score per label and the labels
-  // touched since the last TopTouched (scores and marks are zero between
-  // queries).
+  // Per-thread working memory of Query: a score per label (all zero between
+  // queries) and the labels touched since the last TopTouched. A label is
+  // recorded when its score is 0 before an Add, so a score that returns to
+  // exactly 0 may be recorded twice; TopTouched returns it once.
   struct Scratch {
     std::vector<float> score;
-    std::vector<uint8_t> mark;
     std::vector<uint32_t> touched;
+    std::vector<std::pair<float, uint32_t>> heap;
     // Sizes the scratch for `labels` labels (no-op once sized).
     void Reserve(size_t labels) {
-      if (score.size() < labels) {
-        score.resize(labels, 0.0f);
-        mark.resize(labels, 0);
-      }
+      if (score.size() < labels) score.resize(labels, 0.0f);
     }
     // Adds v to the label's score. Precondition: Reserve(> label).
     void Add(uint32_t label, float v) {
-      if (!mark[label]) {
-        mark[label] = 1;
-        touched.push_back(label);
-      }
-      score[label] += v;
+      float& s = score[label];
+      if (s == 0.0f) touched.push_back(label);
+      s += v;
     }
-    // The k best touched labels, best first; resets the scratch.
+    // The k best touched labels by score, best first (ties: lower label
+    // first); resets the scratch.
     void TopTouched(size_t k, std::vector<uint32_t>& labels, std::vector<float>& out);
   };
 
