@@ -459,7 +459,7 @@ int RunTrainAuto(const Options& o, const nn::SparseDataset& train,
   nn::XmcAutoOptions ao;
   try {
     for (const char* name : {"hidden", "loss", "lr", "batch", "epochs", "threads",
-                             "sparsity", "budget", "seed"}) {
+                             "sparsity", "budget", "memory-blend", "seed"}) {
       const std::string flag = std::string("--") + name;
       if (o.Has(flag)) nn::ApplyXmcAutoSetting(name, o.Str(flag), true, &ao);
     }
@@ -490,7 +490,15 @@ int RunTrainAuto(const Options& o, const nn::SparseDataset& train,
                   double(c.lr), c.epochs_run, c.best_epoch, c.valid_p1, c.seconds,
                   c.survived ? "" : "  (dropped after round 1)");
     }
+    for (const auto& [blend, p1] : r.memory.valid_p1) {
+      std::printf("label memory blend %-5g valid P@1 %.4f\n", double(blend), p1);
+    }
     std::printf("chose %s\n", r.reason.c_str());
+    if (r.memory.blend > 0) {
+      std::printf("label memory: blend %g, %zu entries (%.1f MB), %.1f s\n",
+                  double(r.memory.blend), r.memory.entries, double(r.memory.bytes) / 1e6,
+                  r.memory.seconds);
+    }
   }
   nn::EvalResult e;
   if (test) e = nn::Evaluate(*model, *test, exact_eval, ao.threads);
@@ -501,6 +509,14 @@ int RunTrainAuto(const Options& o, const nn::SparseDataset& train,
                 r.chosen.loss.c_str(), double(r.chosen.lr), r.chosen.hidden,
                 r.chosen.batch, r.final_epochs, r.chosen.valid_p1,
                 r.retrained ? "true" : "false", r.seconds);
+    std::printf(", \"memory\": {\"blend\": %g, \"entries\": %zu, \"seconds\": %.2f, "
+                "\"valid_p@1\": {",
+                double(r.memory.blend), r.memory.entries, r.memory.seconds);
+    for (size_t i = 0; i < r.memory.valid_p1.size(); ++i) {
+      std::printf("%s\"%g\": %.6f", i ? ", " : "", double(r.memory.valid_p1[i].first),
+                  r.memory.valid_p1[i].second);
+    }
+    std::printf("}}");
     if (test) {
       std::printf(", \"p@1\": %.6f, \"p@3\": %.6f, \"p@5\": %.6f, \"r@5\": %.6f",
                   e.p_at[1], e.p_at[3], e.p_at[5], e.recall_at5);
@@ -528,7 +544,7 @@ int RunTrain(const Args& args) {
                        "--loss", "--model", "--seed", "--world-size", "--rank",
                        "--rendezvous", "--run-id", "--comm-timeout",
                        "--comm-address", "--comm-iface", "--shuffle-buffer",
-                       "--budget"}),
+                       "--budget", "--memory-blend"}),
                   {"--json", "--no-progress", "--exact-eval",
                    "--checkpoint-every-epoch", "--resume", "--stream"});
   const nn::ReadOptions ro = ReadOptionsFor(o, "train");
@@ -869,6 +885,10 @@ constexpr Command kCommands[] = {
      "                      the training rows): P@1 after every epoch\n"
      "  --budget S          seconds for choosing settings (default: 15 s or\n"
      "                      more for larger data)\n"
+     "  --memory-blend F    weight in [0, 1] of the label memory (each label's\n"
+     "                      centroid of training rows) in predictions: score\n"
+     "                      = (1 - F) network probability + F cosine (default:\n"
+     "                      chosen on validation rows; 0: none)\n"
      "  --patience N        with --valid: stop after N epochs without a\n"
      "                      better P@1 and keep the best epoch's weights\n"
      "  --format xc|libsvm  input format (default xc)\n"

@@ -5,6 +5,8 @@
 #include <numeric>
 #include <random>
 #include <stdexcept>
+#include <string>
+#include <utility>
 
 #include "dispatch/registry.h"
 
@@ -266,14 +268,6 @@ void Model::Forward(const SparseRow& x, Mode mode, uint64_t pad_seed,
   }
 }
 
-void Model::ForwardHidden(const SparseRow& x, Activations& a) const {
-  a.layers.resize(layers_.size());
-  a.query.resize(layers_.size());
-  for (size_t l = 0; l + 1 < layers_.size(); ++l) {
-    ComputeLayer(l, x, Mode::kExact, 0, a, a.query[l]);
-  }
-}
-
 void Model::Predict(const SparseRow& x, size_t k, bool exact, Activations& a,
                     std::vector<uint32_t>& labels,
                     std::vector<float>& scores) const {
@@ -282,11 +276,41 @@ void Model::Predict(const SparseRow& x, size_t k, bool exact, Activations& a,
   if (o.m < k && o.m < output_dim()) {
     ComputeLayer(layers_.size() - 1, x, Mode::kExact, 0, a, a.query.back());
   }
+  const float blend = memory_.empty() ? 0.0f : memory_.blend();
+  if (blend > 0) {
+    LabelMemory::Scratch& s = a.memory;
+    s.Reserve(output_dim());
+    if (blend < 1) {
+      const bool softmax = output().config.activation == Activation::kSoftmax;
+      const float top = o.m ? *std::max_element(o.pre.begin(), o.pre.begin() + o.m) : 0.0f;
+      double z = 0;
+      for (size_t j = 0; j < o.m && softmax; ++j) z += std::exp(double(o.pre[j] - top));
+      const float w = 1.0f - blend;
+      for (size_t j = 0; j < o.m; ++j) {
+        const float p = softmax ? float(std::exp(double(o.pre[j] - top)) / z)
+                                : 1.0f / (1.0f + std::exp(-o.pre[j]));
+        s.Add(o.active[j], w * p);
+      }
+    }
+    memory_.Accumulate(x, blend, s);
+    s.TopTouched(k, labels, scores);
+    return;
+  }
   const size_t kk = std::min(k, o.m);
   labels.resize(kk);
   scores.resize(kk);
   dispatch::TopK()(o.pre.data(), o.m, kk, labels.data(), scores.data());
   for (auto& l : labels) l = o.active[l];
+}
+
+void Model::set_label_memory(LabelMemory m) {
+  if (!m.empty() && (m.input_dim() != input_dim() || m.num_labels() != output_dim())) {
+    throw std::invalid_argument("label memory of " + std::to_string(m.input_dim()) + " x " +
+                                std::to_string(m.num_labels()) + " for a model of " +
+                                std::to_string(input_dim()) + " x " +
+                                std::to_string(output_dim()));
+  }
+  memory_ = std::move(m);
 }
 
 }  // namespace frugal::nn

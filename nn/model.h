@@ -20,6 +20,7 @@
 #include "kernels/types.h"
 #include "lsh/neuron_index.h"
 #include "data/dataset.h"
+#include "nn/label_memory.h"
 
 namespace frugal::nn {
 
@@ -145,6 +146,7 @@ class Model {
   struct Activations {
     std::vector<LayerState> layers;
     QueryScratches query;  // what Forward(x, mode, pad_seed, a) uses
+    LabelMemory::Scratch memory;  // Predict's blend with the label memory
   };
   enum class Mode {
     kTrain,      // sampled layers: training active sizes, labels forced in
@@ -159,16 +161,15 @@ class Model {
   // one per thread while a batch keeps every sample's activations).
   void Forward(const SparseRow& x, Mode mode, uint64_t pad_seed,
                Activations& a, QueryScratches& query) const;
-  // The hidden layers only (every neuron; the output layer is not
-  // computed): a.layers[num_layers() - 2].out is x's last hidden vector.
-  // Precondition: num_layers() >= 2.
-  void ForwardHidden(const SparseRow& x, Activations& a) const;
 
   // The k highest-scoring labels of x, best first. Exact scores every
   // neuron; otherwise sampled layers compute only LSH-selected neurons, at
   // most inference_active of them (falls back to every output neuron when
-  // the output index returns fewer than k). Thread-safe; allocates nothing
-  // once `a` and the outputs have warmed up.
+  // the output index returns fewer than k). Scores are the output's logits;
+  // with a label memory of blend b > 0 they are (1 - b) x the network's
+  // probability (softmax over the computed neurons, or sigmoid) + b x the
+  // memory's cosine, over the union of both candidate sets. Thread-safe;
+  // allocates nothing once `a` and the outputs have warmed up.
   void Predict(const SparseRow& x, size_t k, bool exact, Activations& a,
                std::vector<uint32_t>& labels, std::vector<float>& scores) const;
 
@@ -176,6 +177,12 @@ class Model {
   // active set); a serving knob, not stored in model files.
   size_t inference_active() const { return output().inference_active; }
   void set_inference_active(size_t n) { output().inference_active = n; }
+
+  // The label memory Predict blends in (empty: none). Saved in model files.
+  const LabelMemory& label_memory() const { return memory_; }
+  LabelMemory& label_memory() { return memory_; }
+  // Precondition: m is empty or has this model's input_dim and output_dim.
+  void set_label_memory(LabelMemory m);
 
  private:
   void ComputeLayer(size_t l, const SparseRow& x, Mode mode, uint64_t pad_seed,
@@ -185,6 +192,7 @@ class Model {
   std::vector<Layer> layers_;
   std::vector<uint32_t> all_neurons_;
   uint64_t step_ = 0;
+  LabelMemory memory_;
 };
 
 }  // namespace frugal::nn

@@ -44,7 +44,14 @@ struct StoredLayer {
   uint32_t rehash_max_interval, redraw_every, reserved;
 };
 
-static_assert(sizeof(StoredHeader) == 32 && sizeof(StoredLayer) == 96,
+struct StoredMemory {
+  uint64_t num_labels, entries;
+  uint32_t top_k;
+  float blend;
+};
+
+static_assert(sizeof(StoredHeader) == 32 && sizeof(StoredLayer) == 96 &&
+                  sizeof(StoredMemory) == 24,
               "stored structs must have no padding");
 
 // Calls f(stored field, config field) for every field: the one mapping
@@ -190,6 +197,8 @@ void SaveModel(const Model& model, const std::string& path, uint32_t flags) {
     throw ModelFileError(tmp + ": cannot create: " + std::strerror(errno));
   }
   Writer w(f);
+  const LabelMemory& memory = model.label_memory();
+  flags = memory.empty() ? flags & ~uint32_t{kWithLabelMemory} : flags | kWithLabelMemory;
   w.Put(kMagic, sizeof(kMagic));
   w.Put(&kVersion, sizeof(kVersion));
   w.Put(&flags, sizeof(flags));
@@ -221,6 +230,14 @@ void SaveModel(const Model& model, const std::string& path, uint32_t flags) {
         PutRows(w, b->v, *b);
       }
     }
+  }
+  if (flags & kWithLabelMemory) {
+    const StoredMemory sm{memory.num_labels(), memory.entries(), memory.top_k(),
+                          memory.blend()};
+    w.Put(&sm, sizeof(sm));
+    w.Put(memory.ptr().data(), memory.ptr().size() * sizeof(uint64_t));
+    w.Put(memory.labels().data(), memory.labels().size() * sizeof(uint32_t));
+    w.Put(memory.weights().data(), memory.weights().size() * sizeof(float));
   }
   const uint32_t crc = w.crc();
   bool ok = w.ok() && std::fwrite(&crc, 1, sizeof(crc), f) == sizeof(crc);
@@ -297,7 +314,7 @@ std::unique_ptr<Model> ReadModel(std::FILE* f, uint64_t size,
                          std::to_string(kVersion));
   }
   get(&flags, sizeof(flags), "the flags");
-  if (flags & ~uint32_t{kWithOptimizerState}) {
+  if (flags & ~uint32_t{kWithOptimizerState | kWithLabelMemory}) {
     throw ModelFileError(name + ": unknown flags " + std::to_string(flags));
   }
   StoredHeader header;
@@ -335,8 +352,10 @@ std::unique_ptr<Model> ReadModel(std::FILE* f, uint64_t size,
     config.metadata[kv[0]] = kv[1];
   }
   uint64_t payload = 0;
+  const uint64_t memory_header = (flags & kWithLabelMemory) ? sizeof(StoredMemory) : 0;
   if (!PayloadBytes(header.input_dim, stored, flags, &payload) ||
-      consumed + payload + sizeof(uint32_t) != size) {
+      (memory_header == 0 && consumed + payload + sizeof(uint32_t) != size) ||
+      (memory_header != 0 && consumed + payload + memory_header + sizeof(uint32_t) > size)) {
     throw ModelFileError(name + ": corrupt or truncated (size " +
                          std::to_string(size) +
                          " bytes does not match its header)");
@@ -378,6 +397,31 @@ std::unique_ptr<Model> ReadModel(std::FILE* f, uint64_t size,
         GetRows(r, b->m, *b, "the optimizer state");
         GetRows(r, b->v, *b, "the optimizer state");
       }
+    }
+  }
+  if (flags & kWithLabelMemory) {
+    StoredMemory sm;
+    get(&sm, sizeof(sm), "the label memory");
+    const uint64_t features = config.input_dim + 1;
+    uint64_t bytes = 0;
+    if (sm.num_labels != model->output_dim() || sm.entries > size ||
+        __builtin_mul_overflow(sm.entries, uint64_t{8}, &bytes) ||
+        __builtin_add_overflow(bytes, features * 8, &bytes) ||
+        consumed + payload + bytes + sizeof(uint32_t) != size) {
+      throw corrupt("a label memory that does not match the model or the file's size");
+    }
+    std::vector<uint64_t> ptr(features);
+    std::vector<uint32_t> labels(sm.entries);
+    std::vector<float> weights(sm.entries);
+    get(ptr.data(), ptr.size() * sizeof(uint64_t), "the label memory");
+    get(labels.data(), labels.size() * sizeof(uint32_t), "the label memory");
+    get(weights.data(), weights.size() * sizeof(float), "the label memory");
+    try {
+      model->set_label_memory(LabelMemory::FromArrays(sm.num_labels, sm.top_k, sm.blend,
+                                                      std::move(ptr), std::move(labels),
+                                                      std::move(weights)));
+    } catch (const std::invalid_argument& e) {
+      throw corrupt(e.what());
     }
   }
   const uint32_t computed = r.crc();

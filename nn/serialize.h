@@ -6,7 +6,9 @@
 // (input dim, seed, Adam step, layer and metadata counts), one fixed-size
 // record per layer, the metadata as length-prefixed key/value strings, each
 // layer's weight and bias rows (then their Adam moments when
-// kWithOptimizerState), then u32 CRC-32 of all preceding bytes.
+// kWithOptimizerState), the label memory when kWithLabelMemory (u64 labels,
+// u64 entries, u32 top_k, f32 blend, u64 offsets per input feature + 1, u32
+// labels, f32 weights), then u32 CRC-32 of all preceding bytes.
 #pragma once
 
 #include <memory>
@@ -27,6 +29,7 @@ class ModelFileError : public std::runtime_error {
 enum SaveFlags : uint32_t {
   kWeightsOnly = 0,
   kWithOptimizerState = 1,  // Adam moments, for resuming training
+  kWithLabelMemory = 2,     // set by SaveModel when the model has one
 };
 
 // Writes "<path>.tmp.<host>.<pid>", then renames it over `path`; first

@@ -26,6 +26,11 @@ size_t FloorPow2(double x) {
   return p;
 }
 
+// Label-memory blends tried on validation rows (0 first: ties keep the
+// network alone), and the validation rows they are scored on at most.
+constexpr float kMemoryBlends[] = {0.0f, 0.1f, 0.25f, 0.5f, 0.75f, 0.9f, 1.0f};
+constexpr size_t kMemoryProbeRows = 5000;
+
 struct Candidate {
   CandidateReport report;
   std::unique_ptr<Model> model;
@@ -103,7 +108,7 @@ std::unique_ptr<Model> TrainXmcAuto(
       cands.push_back(std::move(c));
     }
   }
-  report.searched = cands.size() > 1 || o.epochs == 0;
+  report.searched = cands.size() > 1 || o.epochs == 0 || o.memory_blend < 0;
 
   // Validation rows: given, or a held-out fraction of the training rows.
   SparseDataset fit_rows, held;
@@ -195,6 +200,35 @@ std::unique_ptr<Model> TrainXmcAuto(
   std::unique_ptr<Model> model = std::move(best.model);
   report.final_epochs = best.report.best_epoch;
 
+  // The label memory's blend: chosen on validation rows with a memory of
+  // the rows the model was trained on.
+  MemoryReport& mem = report.memory;
+  const auto mem_start = Clock::now();
+  mem.blend = std::max(0.0f, o.memory_blend);
+  if (o.memory_blend < 0 && valid_data != nullptr) {
+    model->set_label_memory(
+        LabelMemory::Build(*fit_data, labels, features, o.memory_top_k, o.threads));
+    SparseDataset probe;  // at most kMemoryProbeRows validation rows
+    const SparseDataset* rows = valid_data;
+    if (valid_data->size() > kMemoryProbeRows) {
+      SparseDataset rest;
+      HoldOut(*valid_data, kMemoryProbeRows, o.seed, &rest, &probe);
+      rows = &probe;
+    }
+    double best_p1 = -1;
+    for (const float b : kMemoryBlends) {
+      model->label_memory().set_blend(b);
+      const double p1 = Evaluate(*model, *rows, false, o.threads).p_at[1];
+      mem.valid_p1.emplace_back(b, p1);
+      if (p1 > best_p1) {
+        best_p1 = p1;
+        mem.blend = b;
+      }
+    }
+    model->set_label_memory(LabelMemory());
+  }
+  mem.seconds = Since(mem_start);
+
   // Retrain on every training row for the chosen epoch count when the held-out
   // rows came from the training rows and the budget allows.
   const double retrain_s = best.epoch_seconds * double(report.final_epochs) *
@@ -214,14 +248,24 @@ std::unique_ptr<Model> TrainXmcAuto(
     model = std::move(full);
     report.retrained = true;
   }
-  char reason[256];
+  if (mem.blend > 0) {
+    const auto t0 = Clock::now();
+    LabelMemory m = LabelMemory::Build(train, labels, features, o.memory_top_k, o.threads);
+    m.set_blend(mem.blend);
+    mem.entries = m.entries();
+    mem.bytes = m.bytes();
+    model->set_label_memory(std::move(m));
+    mem.seconds += Since(t0);
+  }
+  char reason[384];
   std::snprintf(reason, sizeof(reason),
                 "%s loss, lr %g, hidden %zu, batch %zu, %zu epochs: best valid P@1 "
-                "%.4f of %zu candidates on %zu held-out rows%s",
+                "%.4f of %zu candidates on %zu held-out rows%s; label memory blend %g",
                 best.report.loss.c_str(), double(best.report.lr), best.report.hidden,
                 best.report.batch, report.final_epochs, best.report.valid_p1,
                 cands.size(), report.valid_rows,
-                report.retrained ? "; retrained on every training row" : "");
+                report.retrained ? "; retrained on every training row" : "",
+                double(mem.blend));
   report.reason = reason;
   auto& meta = model->metadata();
   meta["auto.loss"] = best.report.loss;
@@ -230,6 +274,7 @@ std::unique_ptr<Model> TrainXmcAuto(
   meta["auto.batch"] = std::to_string(best.report.batch);
   meta["auto.epochs"] = std::to_string(report.final_epochs);
   meta["auto.valid_p@1"] = std::to_string(best.report.valid_p1);
+  meta["auto.memory_blend"] = std::to_string(mem.blend);
   report.seconds = Since(start);
   if (report_out) *report_out = report;
   return model;
@@ -264,6 +309,10 @@ void ApplyXmcAutoSetting(const std::string& name, const std::string& value,
     if (o->valid_fraction >= 1) {
       BadSetting(n, "a number in (0, 1)", value);
     }
+  } else if (name == "memory-blend" || name == "memory_blend") {
+    const double x = ParseSettingReal(n, value, false);
+    if (x > 1) BadSetting(n, "a number in [0, 1]", value);
+    o->memory_blend = float(x);
   } else if (name == "threads") {
     o->threads = ParseSettingCount(n, value, false);
   } else if (name == "seed") {

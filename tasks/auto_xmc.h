@@ -12,6 +12,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "data/dataset.h"
@@ -29,6 +30,10 @@ struct XmcAutoOptions {
   size_t batch = 0;
   size_t epochs = 0;      // with none given: early stopping on validation
   float sparsity = 0;     // output sparsity (0: AutoConfig's rule)
+  // The label memory's weight in predictions (nn/label_memory.h): < 0
+  // chosen on validation rows among kMemoryBlends, 0 none.
+  float memory_blend = -1;
+  size_t memory_top_k = 64;  // centroid values kept per label
   // Search budget in wall seconds (0: max(15, the data's size rule)).
   double budget_seconds = 0;
   double valid_fraction = 0.1;  // held out when no validation data is given
@@ -38,10 +43,12 @@ struct XmcAutoOptions {
 
 // Sets one of XmcAutoOptions by name, for every front end (`frugal train
 // --budget 30`, Python's `budget_seconds=30`): hidden, loss, lr,
-// batch/batch_size, epochs, sparsity, budget/budget_seconds, valid_fraction,
-// threads, seed. "0" (or "" for loss) leaves a setting automatic. Throws
-// std::invalid_argument "<name>: expected <what>, got '<value>'" (the CLI
-// name as "--name" when `cli`) or naming an unknown setting.
+// batch/batch_size, epochs, sparsity, budget/budget_seconds,
+// memory-blend/memory_blend (in [0, 1]; 0: no label memory),
+// valid_fraction, threads, seed. "0" (or "" for loss) leaves the others
+// automatic. Throws std::invalid_argument "<name>: expected <what>, got
+// '<value>'" (the CLI name as "--name" when `cli`) or naming an unknown
+// setting.
 void ApplyXmcAutoSetting(const std::string& name, const std::string& value,
                          bool cli, XmcAutoOptions* options);
 
@@ -57,8 +64,18 @@ struct CandidateReport {
   bool survived = false;  // kept after the first round
 };
 
+// The label memory's blends tried on validation rows, and their P@1.
+struct MemoryReport {
+  std::vector<std::pair<float, double>> valid_p1;  // (blend, P@1)
+  float blend = 0;          // chosen (0: no memory)
+  size_t entries = 0;       // of the final memory
+  size_t bytes = 0;
+  double seconds = 0;       // building and choosing
+};
+
 struct XmcAutoReport {
   std::vector<CandidateReport> candidates;
+  MemoryReport memory;
   CandidateReport chosen;
   size_t train_rows = 0, valid_rows = 0;
   bool searched = false;       // false: every setting was given

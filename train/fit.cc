@@ -8,7 +8,6 @@
 #include <vector>
 
 #include "nn/serialize.h"
-#include "train/label_init.h"
 
 namespace frugal::nn {
 
@@ -125,10 +124,6 @@ FitResult Fit(Model& model, BatchSource& source, const TrainConfig& tc,
     SaveModel(model, fc.checkpoint_path, kWithOptimizerState);
   };
 
-  if (fc.label_init > 0 && model.num_layers() >= 2 && state.epochs_done == 0 &&
-      state.batches_done == 0) {
-    InitOutputFromLabels(model, source, fc.label_init, tc.threads, comm);
-  }
   for (uint64_t epoch = state.epochs_done; epoch < fc.epochs; ++epoch) {
     const auto start = std::chrono::steady_clock::now();
     source.Start(epoch);

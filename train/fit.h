@@ -78,11 +78,6 @@ struct FitConfig {
   std::string checkpoint_path;
   size_t checkpoint_every = 0;
   bool checkpoint_each_epoch = false;
-  // > 0: a run that starts from scratch (no epoch or batch done) first sets
-  // the output layer to its labels' centroids (train/label_init.h) with
-  // this logit scale, from one pass over the source. Models without a
-  // hidden layer ignore it.
-  float label_init = 0;
 };
 
 // After each batch: the epoch (1-based), this rank's samples and mean loss so

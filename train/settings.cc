@@ -25,8 +25,6 @@ const std::vector<SettingInfo>& TrainSettingList() {
        "Gbit/s of a rank's link, for auto (0: fewest bytes)"},
       {"checkpoint-every", "checkpoint_every", "0",
        "steps between checkpoints (0: none)"},
-      {"label-init", "label_init", "0",
-       "start output rows at their labels' centroids, at this logit scale (0: random)"},
   };
   return list;
 }
@@ -103,8 +101,6 @@ void ApplyTrainSetting(const std::string& name, const std::string& value,
     tc.exchange_bandwidth = ParseSettingReal(n, value, false) * 1e9 / 8;  // bytes/s
   } else if (key == "checkpoint-every") {
     fc.checkpoint_every = ParseSettingCount(n, value, false);
-  } else if (key == "label-init") {
-    fc.label_init = float(ParseSettingReal(n, value, false));
   }
 }
 
