@@ -459,7 +459,7 @@ int RunTrainAuto(const Options& o, const nn::SparseDataset& train,
   nn::XmcAutoOptions ao;
   try {
     for (const char* name : {"hidden", "loss", "lr", "batch", "epochs", "threads",
-                             "sparsity", "budget", "memory-blend", "seed"}) {
+                             "sparsity", "budget", "seed", "memory-blend"}) {
       const std::string flag = std::string("--") + name;
       if (o.Has(flag)) nn::ApplyXmcAutoSetting(name, o.Str(flag), true, &ao);
     }

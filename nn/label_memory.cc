@@ -31,8 +31,11 @@ void LabelMemory::Scratch::TopTouched(size_t k, std::vector<uint32_t>& labels,
 }
 
 LabelMemory LabelMemory::Build(const SparseDataset& rows, size_t num_labels,
-                               size_t input_dim, size_t top_k, size_t threads) {
-  if (top_k == 0) throw std::invalid_argument("LabelMemory: top_k must be at least 1");
+                               size_t input_dim, size_t top_k, size_t max_postings,
+                               size_t threads) {
+  if (top_k == 0 || max_postings == 0) {
+    throw std::invalid_argument("LabelMemory: top_k and max_postings must be at least 1");
+  }
   const size_t n = rows.size();
   // Rows per label (label-major CSR of row ids).
   std::vector<uint64_t> by_label(num_labels + 1, 0);
@@ -135,6 +138,38 @@ LabelMemory LabelMemory::Build(const SparseDataset& rows, size_t num_labels,
       m.weights_[e] = value[y * top_k + j];
     }
   }
+  // Each feature's max_postings largest entries (labels ascending), compacted
+  // in place.
+  uint64_t out = 0;
+  std::vector<uint32_t> order;
+  for (size_t f = 0; f < input_dim; ++f) {
+    const uint64_t a = m.ptr_[f], b = m.ptr_[f + 1];
+    m.ptr_[f] = out;
+    if (b - a <= max_postings) {
+      for (uint64_t e = a; e < b; ++e, ++out) {
+        m.labels_[out] = m.labels_[e];
+        m.weights_[out] = m.weights_[e];
+      }
+      continue;
+    }
+    order.resize(b - a);
+    std::iota(order.begin(), order.end(), 0u);
+    const float* w = m.weights_.data() + a;
+    std::nth_element(order.begin(), order.begin() + max_postings - 1, order.end(),
+                     [&](uint32_t p, uint32_t q) { return w[p] > w[q] || (w[p] == w[q] && p < q); });
+    order.resize(max_postings);
+    std::sort(order.begin(), order.end());
+    for (const uint32_t j : order) {  // j ascending: out <= a + j, no overwrite
+      m.labels_[out] = m.labels_[a + j];
+      m.weights_[out] = m.weights_[a + j];
+      ++out;
+    }
+  }
+  m.ptr_[input_dim] = out;
+  m.labels_.resize(out);
+  m.weights_.resize(out);
+  m.labels_.shrink_to_fit();
+  m.weights_.shrink_to_fit();
   return m;
 }
 

@@ -49,10 +49,13 @@ class LabelMemory {
 
   LabelMemory() = default;
   // From `rows` (labels < num_labels, features < input_dim), keeping each
-  // label's top_k >= 1 largest centroid values; threads 0: all cores.
-  // Labels without rows have no entry.
+  // label's top_k >= 1 largest centroid values, then each feature's
+  // max_postings >= 1 largest entries (a query's cost is bounded by its
+  // features x max_postings; the entries dropped are the small weights of
+  // words common to many labels); threads 0: all cores. Labels without
+  // rows have no entry.
   static LabelMemory Build(const SparseDataset& rows, size_t num_labels, size_t input_dim,
-                           size_t top_k, size_t threads);
+                           size_t top_k, size_t max_postings, size_t threads);
   // From stored arrays (model files): ptr has input_dim + 1 non-decreasing
   // offsets ending at labels.size() == weights.size(), labels <
   // num_labels, weights finite. Throws std::invalid_argument otherwise.

@@ -150,7 +150,9 @@ std::unique_ptr<Model> TrainXmcAuto(
     FitConfig f = fc;
     f.epochs = epochs;
     f.patience = patience;
-    f.stop = [&] { return Since(start) > budget; };
+    // The budget bounds a search; a single candidate with its epochs given
+    // runs them all.
+    if (o.epochs == 0 || cands.size() > 1) f.stop = [&] { return Since(start) > budget; };
     FitCallbacks cb;
     cb.on_epoch = [&](const EpochReport& r) {
       c.epoch_seconds = r.seconds;
@@ -207,7 +209,8 @@ std::unique_ptr<Model> TrainXmcAuto(
   mem.blend = std::max(0.0f, o.memory_blend);
   if (o.memory_blend < 0 && valid_data != nullptr) {
     model->set_label_memory(
-        LabelMemory::Build(*fit_data, labels, features, o.memory_top_k, o.threads));
+        LabelMemory::Build(*fit_data, labels, features, o.memory_top_k,
+                           o.memory_postings, o.threads));
     SparseDataset probe;  // at most kMemoryProbeRows validation rows
     const SparseDataset* rows = valid_data;
     if (valid_data->size() > kMemoryProbeRows) {
@@ -250,7 +253,8 @@ std::unique_ptr<Model> TrainXmcAuto(
   }
   if (mem.blend > 0) {
     const auto t0 = Clock::now();
-    LabelMemory m = LabelMemory::Build(train, labels, features, o.memory_top_k, o.threads);
+    LabelMemory m = LabelMemory::Build(train, labels, features, o.memory_top_k,
+                           o.memory_postings, o.threads);
     m.set_blend(mem.blend);
     mem.entries = m.entries();
     mem.bytes = m.bytes();
@@ -310,9 +314,13 @@ void ApplyXmcAutoSetting(const std::string& name, const std::string& value,
       BadSetting(n, "a number in (0, 1)", value);
     }
   } else if (name == "memory-blend" || name == "memory_blend") {
-    const double x = ParseSettingReal(n, value, false);
-    if (x > 1) BadSetting(n, "a number in [0, 1]", value);
-    o->memory_blend = float(x);
+    if (value == "auto") {
+      o->memory_blend = -1;
+    } else {
+      const double x = ParseSettingReal(n, value, false);
+      if (x > 1) BadSetting(n, "auto or a number in [0, 1]", value);
+      o->memory_blend = float(x);
+    }
   } else if (name == "threads") {
     o->threads = ParseSettingCount(n, value, false);
   } else if (name == "seed") {

@@ -34,6 +34,7 @@ struct XmcAutoOptions {
   // chosen on validation rows among kMemoryBlends, 0 none.
   float memory_blend = -1;
   size_t memory_top_k = 64;  // centroid values kept per label
+  size_t memory_postings = 2048;  // labels kept per feature (bounds a query's cost)
   // Search budget in wall seconds (0: max(15, the data's size rule)).
   double budget_seconds = 0;
   double valid_fraction = 0.1;  // held out when no validation data is given
@@ -43,12 +44,11 @@ struct XmcAutoOptions {
 
 // Sets one of XmcAutoOptions by name, for every front end (`frugal train
 // --budget 30`, Python's `budget_seconds=30`): hidden, loss, lr,
-// batch/batch_size, epochs, sparsity, budget/budget_seconds,
-// memory-blend/memory_blend (in [0, 1]; 0: no label memory),
-// valid_fraction, threads, seed. "0" (or "" for loss) leaves the others
-// automatic. Throws std::invalid_argument "<name>: expected <what>, got
-// '<value>'" (the CLI name as "--name" when `cli`) or naming an unknown
-// setting.
+// batch/batch_size, epochs, sparsity, budget/budget_seconds, valid_fraction,
+// memory-blend/memory_blend ("auto" or a weight in [0, 1], 0: no memory),
+// threads, seed. "0" (or "" for loss) leaves the others automatic. Throws
+// std::invalid_argument "<name>: expected <what>, got '<value>'" (the CLI
+// name as "--name" when `cli`) or naming an unknown setting.
 void ApplyXmcAutoSetting(const std::string& name, const std::string& value,
                          bool cli, XmcAutoOptions* options);
 

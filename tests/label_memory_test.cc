@@ -65,7 +65,7 @@ std::vector<std::vector<double>> Centroids(const SparseDataset& d, size_t top_k)
 TEST(LabelMemory, QueryGivesTheCosineWithEachLabelsTruncatedCentroid) {
   const SparseDataset d = RandomRows(300, 40, 25, 1);
   for (const size_t top_k : {size_t{4}, size_t{64}}) {
-    const LabelMemory m = LabelMemory::Build(d, 25, 40, top_k, 2);
+    const LabelMemory m = LabelMemory::Build(d, 25, 40, top_k, 1000, 2);
     const auto c = Centroids(d, top_k);
     std::vector<size_t> per_label(25, 0);
     for (const uint32_t y : m.labels()) ++per_label[y];
@@ -96,6 +96,36 @@ TEST(LabelMemory, QueryGivesTheCosineWithEachLabelsTruncatedCentroid) {
   }
 }
 
+TEST(LabelMemory, PostingsKeepTheirLargestEntries) {
+  const SparseDataset d = RandomRows(300, 40, 25, 3);
+  const LabelMemory all = LabelMemory::Build(d, 25, 40, 64, 1000, 1);
+  const LabelMemory capped = LabelMemory::Build(d, 25, 40, 64, 3, 1);
+  size_t cut = 0;
+  for (size_t f = 0; f < 40; ++f) {
+    std::map<uint32_t, float> full;
+    for (uint64_t e = all.ptr()[f]; e < all.ptr()[f + 1]; ++e) {
+      full[all.labels()[e]] = all.weights()[e];
+    }
+    std::vector<float> top;
+    for (const auto& [y, w] : full) top.push_back(w);
+    std::sort(top.rbegin(), top.rend());
+    top.resize(std::min<size_t>(3, top.size()));
+    std::vector<float> kept;
+    for (uint64_t e = capped.ptr()[f]; e < capped.ptr()[f + 1]; ++e) {
+      EXPECT_EQ(full.at(capped.labels()[e]), capped.weights()[e]);
+      if (e > capped.ptr()[f]) {
+        EXPECT_LT(capped.labels()[e - 1], capped.labels()[e]);
+      }
+      kept.push_back(capped.weights()[e]);
+    }
+    std::sort(kept.rbegin(), kept.rend());
+    EXPECT_EQ(kept, top) << "feature " << f;
+    cut += full.size() - kept.size();
+  }
+  EXPECT_GT(cut, 0u);
+  EXPECT_EQ(capped.entries() + cut, all.entries());
+}
+
 TEST(LabelMemory, BadArraysAreRefused) {
   EXPECT_THROW(LabelMemory::FromArrays(3, 1, 0.5f, {0, 2}, {0}, {1.0f}), std::invalid_argument);
   EXPECT_THROW(LabelMemory::FromArrays(3, 1, 0.5f, {0, 1}, {3}, {1.0f}), std::invalid_argument);
@@ -115,9 +145,9 @@ TEST(LabelMemory, PredictBlendsItAndModelFilesKeepIt) {
   const SparseDataset d = RandomRows(2000, 50, 6000, 2);
   ModelConfig mc = AutoConfig(50, 6000, 16);  // sampled output (> 4096)
   Model model(mc);
-  EXPECT_THROW(model.set_label_memory(LabelMemory::Build(d, 6000, 49, 8, 1)),
+  EXPECT_THROW(model.set_label_memory(LabelMemory::Build(d, 6000, 49, 8, 1000, 1)),
                std::invalid_argument);
-  model.set_label_memory(LabelMemory::Build(d, 6000, 50, 8, 1));
+  model.set_label_memory(LabelMemory::Build(d, 6000, 50, 8, 1000, 1));
   const LabelMemory& m = model.label_memory();
   for (size_t i = 0; i < 10; ++i) {
     const SparseRow x = d.row(i);
