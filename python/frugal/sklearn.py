@@ -79,8 +79,8 @@ def _is_text_list(X) -> bool:
         return False
     if isinstance(X, (list, tuple)):
         return len(X) > 0 and all(isinstance(v, str) for v in X)
-    arr = getattr(X, "dtype", None)
-    return arr is not None and getattr(X, "ndim", 0) == 1 and X.dtype.kind in "OUS" and \
+    dtype = getattr(X, "dtype", None)  # a 1-D array or a pandas Series
+    return dtype is not None and getattr(X, "ndim", 0) == 1 and dtype.kind in "OUS" and \
         len(X) > 0 and all(isinstance(v, str) for v in X)
 
 

@@ -149,6 +149,7 @@ def test_list_of_strings_pickle_and_params():
     clf.set_params(epochs=4).fit(X, y)
     assert clf.report_["epochs"] == 4
     assert list(clf.predict(["great", "dull"])) == ["pos", "neg"]
+    assert list(clf.predict(pd.Series(["great", "dull"]))) == ["pos", "neg"]
     again = pickle.loads(pickle.dumps(clf))
     np.testing.assert_array_equal(again.predict_proba(X), clf.predict_proba(X))
     [e] = again.explain(["a great film"])
