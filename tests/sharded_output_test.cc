@@ -21,6 +21,7 @@
 #include "nn/model.h"
 #include "tests/dist_ranks.h"
 #include "train/data_parallel.h"
+#include "train/settings.h"
 #include "train/sharded_output.h"
 #include "train/trainer.h"
 
@@ -66,6 +67,18 @@ TEST(ShardedOutput, ShardsPartitionTheOutputAndInitialiseAsItsRows) {
   }
   EXPECT_EQ(next, 6001u);
   EXPECT_THROW(ShardConfig(ShardConfig(mc, 0, 2), 0, 2), std::invalid_argument);
+}
+
+TEST(ShardedOutput, SettingParsesAsABoolean) {
+  TrainSettings s = DefaultTrainSettings();
+  EXPECT_FALSE(s.train.shard_output);
+  ApplyTrainSetting("shard-output", "", &s);  // the CLI's bare flag
+  EXPECT_TRUE(s.train.shard_output);
+  ApplyTrainSetting("shard_output", "False", &s);
+  EXPECT_FALSE(s.train.shard_output);
+  ApplyTrainSetting("shard_output", "True", &s);
+  EXPECT_TRUE(s.train.shard_output);
+  EXPECT_THROW(ApplyTrainSetting("shard-output", "maybe", &s), std::invalid_argument);
 }
 
 // The global batch of step s: rank 0's rows of the step, then rank 1's ...

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "nn/serialize.h"
+#include "train/sharded_output.h"
 
 namespace frugal::nn {
 
@@ -118,7 +119,14 @@ FitResult Fit(Model& model, BatchSource& source, const TrainConfig& tc,
       state.batches_done == 0) {
     best.Take(model);
   }
+  // A sharded output: every rank saves its shard (train/sharded_output.h).
+  const bool sharded = comm != nullptr && tc.shard_output;
   auto checkpoint = [&] {
+    if (sharded) {
+      state.SaveTo(model);
+      SaveShardedModel(model, fc.checkpoint_path, kWithOptimizerState, *comm);
+      return;
+    }
     if (!leader) return;
     state.SaveTo(model);
     SaveModel(model, fc.checkpoint_path, kWithOptimizerState);

@@ -1,5 +1,6 @@
 #include "train/settings.h"
 
+#include <cctype>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
@@ -25,6 +26,8 @@ const std::vector<SettingInfo>& TrainSettingList() {
        "Gbit/s of a rank's link, for auto (0: fewest bytes)"},
       {"checkpoint-every", "checkpoint_every", "0",
        "steps between checkpoints (0: none)"},
+      {"shard-output", "shard_output", "false",
+       "data-parallel: each rank holds 1/N of the output layer"},
   };
   return list;
 }
@@ -57,6 +60,15 @@ double ParseReal(const std::string& name, const std::string& v, bool positive) {
     Bad(name, positive ? "a positive number" : "a number >= 0", v);
   }
   return x;
+}
+
+// "" (a bare flag), true/1/on/yes or false/0/off/no, any case.
+bool ParseBool(const std::string& name, const std::string& v) {
+  std::string l;
+  for (char c : v) l += char(std::tolower(static_cast<unsigned char>(c)));
+  if (l.empty() || l == "true" || l == "1" || l == "on" || l == "yes") return true;
+  if (l == "false" || l == "0" || l == "off" || l == "no") return false;
+  Bad(name, "true or false", v);
 }
 
 }  // namespace
@@ -103,6 +115,8 @@ void ApplyTrainSetting(const std::string& name, const std::string& value,
     tc.exchange_bandwidth = ParseReal(n, value, false) * 1e9 / 8;  // bytes/s
   } else if (key == "checkpoint-every") {
     fc.checkpoint_every = ParseCount(n, value, false);
+  } else if (key == "shard-output") {
+    tc.shard_output = ParseBool(n, value);
   }
 }
 

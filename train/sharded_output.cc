@@ -8,6 +8,12 @@
 #include <string>
 #include <vector>
 
+#include <dirent.h>
+#include <fstream>
+#include <sstream>
+
+#include "nn/serialize.h"
+
 namespace frugal::nn {
 
 namespace {
@@ -123,6 +129,148 @@ EvalResult EvaluateSharded(const Model& shard, const SparseDataset& data,
                     .count();
   comm.Allreduce(&out.seconds, 1, comm::ReduceOp::kMax);
   return out;
+}
+
+namespace {
+
+std::string ShardFileName(const std::string& name, int rank, int ranks, uint64_t step) {
+  return name + ".shard-" + std::to_string(rank) + "-of-" + std::to_string(ranks) +
+         ".step-" + std::to_string(step);
+}
+
+// `path` split after its last '/': the directory ("" when there is none)
+// and the name in it.
+std::pair<std::string, std::string> SplitPath(const std::string& path) {
+  const size_t slash = path.find_last_of('/');
+  if (slash == std::string::npos) return {"", path};
+  return {path.substr(0, slash + 1), path.substr(slash + 1)};
+}
+
+struct Manifest {
+  int ranks = 0;
+  uint64_t step = 0;
+  std::vector<std::string> files;  // per rank, relative to the manifest's directory
+};
+
+Manifest ReadManifest(const std::string& path) {
+  const std::string mpath = ShardManifestPath(path);
+  std::ifstream in(mpath);
+  if (!in) throw ModelFileError(mpath + ": cannot open the shard manifest");
+  Manifest m;
+  std::string magic, word;
+  int version = 0;
+  if (!(in >> magic >> version) || magic != "frugal-shards" || version != 1 ||
+      !(in >> word >> m.ranks) || word != "ranks" || m.ranks < 1 || m.ranks > (1 << 20) ||
+      !(in >> word >> m.step) || word != "step") {
+    throw ModelFileError(mpath + ": not a frugal shard manifest (version 1)");
+  }
+  for (int r = 0; r < m.ranks; ++r) {
+    std::string file;
+    if (!(in >> file)) throw ModelFileError(mpath + ": truncated (fewer files than ranks)");
+    m.files.push_back(file);
+  }
+  return m;
+}
+
+}  // namespace
+
+std::string ShardManifestPath(const std::string& path) { return path + ".shards"; }
+
+void SaveShardedModel(const Model& shard, const std::string& path, uint32_t flags,
+                      comm::Communicator& comm) {
+  const auto [dir, name] = SplitPath(path);
+  const int rank = comm.rank(), ranks = comm.size();
+  const std::string mine = ShardFileName(name, rank, ranks, shard.step());
+  std::string error;
+  try {
+    SaveModel(shard, dir + mine, flags);
+  } catch (const std::exception& e) {
+    error = e.what();
+  }
+  // Every rank's outcome before the manifest names the files.
+  double failed = error.empty() ? 0 : 1;
+  comm.Allreduce(&failed, 1, comm::ReduceOp::kSum);
+  if (failed > 0) {
+    throw ModelFileError(path + ": " + std::to_string(int(failed)) +
+                         " rank(s) could not write their shard" +
+                         (error.empty() ? "" : " (this rank: " + error + ")"));
+  }
+  if (rank == 0) {
+    std::ostringstream m;
+    m << "frugal-shards 1\nranks " << ranks << "\nstep " << shard.step() << '\n';
+    for (int r = 0; r < ranks; ++r) m << ShardFileName(name, r, ranks, shard.step()) << '\n';
+    try {
+      WriteFileAtomically(ShardManifestPath(path), m.str());
+    } catch (const std::exception& e) {
+      error = e.what();
+    }
+  }
+  failed = error.empty() ? 0 : 1;
+  comm.Allreduce(&failed, 1, comm::ReduceOp::kSum);
+  if (failed > 0) throw ModelFileError(path + ": the shard manifest could not be written");
+  // This rank's files of other steps are no longer named by the manifest.
+  const std::string start = name + ".shard-" + std::to_string(rank) + "-of-" +
+                            std::to_string(ranks) + ".step-";
+  if (DIR* d = ::opendir(dir.empty() ? "." : dir.c_str())) {
+    while (const dirent* e = ::readdir(d)) {
+      const std::string f = e->d_name;
+      if (f.compare(0, start.size(), start) == 0 && f != mine &&
+          f.find(".tmp.") == std::string::npos) {
+        std::remove((dir + f).c_str());
+      }
+    }
+    ::closedir(d);
+  }
+}
+
+std::unique_ptr<Model> LoadShardedModel(const std::string& path, int rank, int ranks) {
+  const Manifest m = ReadManifest(path);
+  if (m.ranks != ranks) {
+    throw ModelFileError(ShardManifestPath(path) + ": a model of " + std::to_string(m.ranks) +
+                         " shards, for a job of " + std::to_string(ranks) + " ranks");
+  }
+  auto model = LoadModel(SplitPath(path).first + m.files[size_t(rank)]);
+  const OutputShard want = OutputShardFor(model->output_dim(), rank, ranks);
+  if (model->config().output_shard.first != want.first ||
+      model->config().output_shard.total != want.total || model->step() != m.step) {
+    throw ModelFileError(m.files[size_t(rank)] + ": not shard " + std::to_string(rank) +
+                         " of " + std::to_string(ranks) + " at step " + std::to_string(m.step));
+  }
+  return model;
+}
+
+std::unique_ptr<Model> LoadShardsAsWhole(const std::string& path) {
+  const Manifest m = ReadManifest(path);
+  std::unique_ptr<Model> whole;
+  for (int r = 0; r < m.ranks; ++r) {
+    const std::unique_ptr<Model> shard = LoadShardedModel(path, r, m.ranks);
+    if (!whole) {
+      ModelConfig c = shard->config();
+      c.layers.back().width = c.output_shard.total;
+      c.output_shard = OutputShard();
+      const size_t n = size_t(m.ranks);
+      if (c.output().sparsity < 1.0f) {  // ShardConfig divided these
+        c.output().lsh.max_active *= n;
+        c.output().lsh.min_active *= n;
+      }
+      whole = std::make_unique<Model>(c, /*initialize=*/false);
+      for (size_t l = 0; l + 1 < whole->num_layers(); ++l) {
+        whole->layer(l).w = shard->layer(l).w;
+        whole->layer(l).b = shard->layer(l).b;
+      }
+      whole->set_step(shard->step());
+    }
+    const size_t first = shard->config().output_shard.first;
+    for (auto [from, to] : {std::pair{&shard->output().w, &whole->output().w},
+                            std::pair{&shard->output().b, &whole->output().b}}) {
+      const size_t k = from->stride;
+      std::copy(from->w.begin(), from->w.end(), to->w.begin() + long(first * k));
+      std::copy(from->m.begin(), from->m.end(), to->m.begin() + long(first * k));
+      std::copy(from->v.begin(), from->v.end(), to->v.begin() + long(first * k));
+    }
+  }
+  whole->RebuildIndex();
+  return whole;
 }
 
 }  // namespace frugal::nn

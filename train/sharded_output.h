@@ -27,6 +27,7 @@
 
 #include <cstddef>
 #include <memory>
+#include <string>
 
 #include "comm/communicator.h"
 #include "data/dataset.h"
@@ -58,5 +59,28 @@ std::unique_ptr<Model> ExtractShard(const Model& whole, int rank, int ranks);
 // recall of the union of the shards' candidates.
 EvalResult EvaluateSharded(const Model& shard, const SparseDataset& data,
                            bool exact, size_t threads, comm::Communicator& comm);
+
+// Sharded model files. A sharded model saved under `path` is one model file
+// per rank, "<path>.shard-<r>-of-<n>.step-<s>" (SaveModel's format, the
+// shard's place inside), and the manifest "<path>.shards", naming the step
+// and every rank's file, written last and atomically: a rank killed while
+// saving leaves the previous manifest and its files intact.
+std::string ShardManifestPath(const std::string& path);
+
+// A collective: every rank writes its shard in parallel, then rank 0 the
+// manifest, then every rank removes its files of other steps. Throws
+// ModelFileError on every rank when any rank's write failed (the previous
+// manifest still stands).
+void SaveShardedModel(const Model& shard, const std::string& path, uint32_t flags,
+                      comm::Communicator& comm);
+
+// Rank `rank`'s shard of the model whose manifest is ShardManifestPath(path).
+// Throws ModelFileError for a missing or malformed manifest, a manifest of
+// another number of ranks, or a bad shard file.
+std::unique_ptr<Model> LoadShardedModel(const std::string& path, int rank, int ranks);
+
+// The whole model from every shard of the manifest (for evaluation or
+// prediction in one process).
+std::unique_ptr<Model> LoadShardsAsWhole(const std::string& path);
 
 }  // namespace frugal::nn
