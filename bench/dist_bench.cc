@@ -9,7 +9,9 @@
 // Options: --shape amazon|criteo, --batch N (per rank), --steps N (timed),
 // --warmup N, --exchange auto|dense|sparse|factors, --bandwidth GBIT (auto's
 // TrainConfig::exchange_bandwidth), --threads N (per rank, default 1), --hidden N, --sparsity F (amazon's output layer; default
-// automatic). Rank 0 prints medians over the timed steps; "sent" is what
+// automatic), --shard-output 1 (TrainConfig::shard_output: each rank holds
+// 1/N of the output layer). Also prints the output layer's bytes per step
+// against a dense allreduce of it, and every rank's peak RSS. Rank 0 prints medians over the timed steps; "sent" is what
 // rank 0 sent (ring collectives send alike on every rank), and per layer
 // what each form would send per rank (the mean over the ranks).
 #include <algorithm>
@@ -24,7 +26,10 @@
 #include "train/data_parallel.h"
 #include "nn/model.h"
 #include "data/synthetic.h"
+#include "train/sharded_output.h"
 #include "train/trainer.h"
+
+#include <sys/resource.h>
 
 namespace {
 
@@ -36,6 +41,7 @@ struct Settings {
   float sparsity = 0;  // output layer; 0: automatic (0.5% at 670K labels)
   nn::ExchangePolicy exchange = nn::ExchangePolicy::kAuto;
   double gbit = 0;  // TrainConfig::exchange_bandwidth in Gbit/s
+  bool shard_output = false;
 };
 
 // Criteo-shaped samples: 13 numeric features (ids 0..12, values in
@@ -87,6 +93,7 @@ int Main(int argc, char** argv) {
     else if (a == "--sparsity") st.sparsity = std::strtof(v.c_str(), nullptr);
     else if (a == "--exchange") st.exchange = nn::ParseExchangePolicy(v);
     else if (a == "--bandwidth") st.gbit = std::strtod(v.c_str(), nullptr);
+    else if (a == "--shard-output") st.shard_output = v == "1";
     else {
       std::fprintf(stderr, "unknown option %s\n", a.c_str());
       return 2;
@@ -114,8 +121,10 @@ int Main(int argc, char** argv) {
     std::fprintf(stderr, "--shape must be amazon or criteo\n");
     return 2;
   }
-  nn::Model model(mc);
+  const bool sharded = st.shard_output && ranks > 1;
+  nn::Model model(sharded ? nn::ShardConfig(mc, rank, ranks) : mc);
   nn::TrainConfig tc;
+  tc.shard_output = sharded;
   tc.batch_size = st.batch;
   tc.threads = st.threads;
   tc.comm = comm.get();
@@ -126,7 +135,7 @@ int Main(int argc, char** argv) {
   // Per step: compute (forward, phase-2 accumulation, Adam, index), the
   // factors' accumulation of every rank's samples, the exchange.
   std::vector<double> compute, local_accumulate, factor_accumulate, exchange,
-      bytes, dense_bytes;
+      bytes, dense_bytes, output_bytes, output_dense;
   struct LayerSeries {
     std::vector<double> bytes, dense, rows_bytes, factor_bytes, rows, uni,
         accumulate;
@@ -147,6 +156,8 @@ int Main(int argc, char** argv) {
     exchange.push_back(b.exchange_s);
     bytes.push_back(double(b.exchange_bytes));
     dense_bytes.push_back(double(b.exchange_dense_bytes));
+    output_bytes.push_back(double(b.output_exchange_bytes));
+    output_dense.push_back(double(b.output_dense_bytes));
     for (size_t l = 0; l < x.layers.size(); ++l) {
       const nn::LayerExchange& e = x.layers[l];
       LayerSeries& ls = layers[l];
@@ -161,7 +172,19 @@ int Main(int argc, char** argv) {
     }
   }
   nn::CheckReplicasIdentical(model, *comm);
+  rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  const int64_t rss_kb = ru.ru_maxrss;
+  std::vector<int64_t> rss(size_t(ranks), 0);
+  comm->Allgather(&rss_kb, sizeof rss_kb, rss.data());
   if (rank != 0) return 0;
+  std::printf("output layer%s: sent %.3f MB/step vs dense allreduce %.2f MB (1/%.0f); "
+              "peak RSS per rank (MB):",
+              sharded ? " (sharded)" : "", Median(output_bytes) / 1e6,
+              Median(output_dense) / 1e6,
+              Median(output_dense) / std::max(1.0, Median(output_bytes)));
+  for (int64_t kb : rss) std::printf(" %.0f", double(kb) / 1024);
+  std::printf("\n");
   std::printf("%s ranks=%d batch=%zu/rank active=%zu threads=%zu exchange=%s bandwidth=%g "
               "Gbit/s steps=%zu: "
               "compute %.3f s (phase-2 accumulate %.3f s, factors' accumulate "

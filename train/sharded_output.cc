@@ -60,6 +60,10 @@ ModelConfig ShardConfig(const ModelConfig& config, int rank, int ranks) {
     auto divide = [n](size_t x) { return x == 0 ? 0 : std::max<size_t>(1, (x + n - 1) / n); };
     o.lsh.max_active = std::min(o.width, divide(o.lsh.max_active));
     o.lsh.min_active = std::min(o.width, divide(o.lsh.min_active));
+    // The same hash functions and table shapes over 1/n of the rows: a
+    // shard's bucket holds about 1/n of the whole index's, so its capacity
+    // is divided too (the tables' memory then divides by n as well).
+    o.lsh.bucket_capacity = uint32_t(divide(o.lsh.bucket_capacity));
   }
   return c;
 }
@@ -252,6 +256,7 @@ std::unique_ptr<Model> LoadShardsAsWhole(const std::string& path) {
       if (c.output().sparsity < 1.0f) {  // ShardConfig divided these
         c.output().lsh.max_active *= n;
         c.output().lsh.min_active *= n;
+        c.output().lsh.bucket_capacity *= uint32_t(n);
       }
       whole = std::make_unique<Model>(c, /*initialize=*/false);
       for (size_t l = 0; l + 1 < whole->num_layers(); ++l) {

@@ -44,7 +44,8 @@ size_t OutputShardWidth(size_t total, int rank, int ranks);
 
 // The configuration of rank `rank`'s shard of a model of `config` (which
 // must not be sharded): the output's width is the shard's, a sampled
-// output's active and candidate counts divided by `ranks` (rounded up).
+// output's active and candidate counts and its LSH buckets' capacity
+// divided by `ranks` (rounded up; the same hash functions and tables).
 // Initialising it gives the rows of the whole model's initialisation.
 ModelConfig ShardConfig(const ModelConfig& config, int rank, int ranks);
 

@@ -364,6 +364,7 @@ BatchStats Trainer::TrainBatch(const SparseDataset& batch, float lr) {
         stats.output_dense_bytes =
             2 * uint64_t(n - 1) * floats * sizeof(float) / uint64_t(n);
         stats.exchange_dense_bytes = im.exchange.dense_bytes() + stats.output_dense_bytes;
+        stats.exchange_bytes += stats.output_exchange_bytes;
       } else {
         const LayerExchange& o = im.exchange.layers.back();
         stats.output_exchange_bytes = o.bytes;
