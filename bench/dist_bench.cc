@@ -143,7 +143,18 @@ int Main(int argc, char** argv) {
   };
   std::vector<LayerSeries> layers(model.num_layers());
   std::vector<uint32_t> rows(st.batch);
+  // CPU seconds of this process over the timed steps (robust to ranks
+  // sharing cores), and the phases' wall seconds.
+  double cpu_start = 0;
+  std::vector<double> forward, accumulate, update, index;
+  auto cpu_seconds = [] {
+    rusage u;
+    getrusage(RUSAGE_SELF, &u);
+    return double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+           double(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+  };
   for (size_t s = 0; s < st.warmup + st.steps; ++s) {
+    if (s == st.warmup) cpu_start = cpu_seconds();
     for (size_t i = 0; i < st.batch; ++i) rows[i] = uint32_t(s * st.batch + i);
     comm->Barrier();  // steps start together: exchange time is not skew
     const nn::BatchStats b = trainer.TrainBatch(
@@ -151,6 +162,10 @@ int Main(int argc, char** argv) {
     if (s < st.warmup) continue;
     const nn::ExchangeStats& x = trainer.last_exchange();
     compute.push_back(b.forward_s + b.accumulate_s + b.update_s + b.index_s);
+    forward.push_back(b.forward_s);
+    accumulate.push_back(b.accumulate_s);
+    update.push_back(b.update_s);
+    index.push_back(b.index_s);
     factor_accumulate.push_back(x.accumulate_seconds());
     local_accumulate.push_back(b.accumulate_s - x.accumulate_seconds());
     exchange.push_back(b.exchange_s);
@@ -171,7 +186,11 @@ int Main(int argc, char** argv) {
       ++ls.form_steps[size_t(e.form)];
     }
   }
+  const double cpu_per_step = (cpu_seconds() - cpu_start) / double(std::max<size_t>(1, st.steps));
   nn::CheckReplicasIdentical(model, *comm);
+  double cpu[2] = {cpu_per_step, cpu_per_step};
+  comm->Allreduce(cpu, 1, comm::ReduceOp::kSum);
+  comm->Allreduce(cpu + 1, 1, comm::ReduceOp::kMax);
   rusage ru;
   getrusage(RUSAGE_SELF, &ru);
   const int64_t rss_kb = ru.ru_maxrss;
@@ -185,6 +204,10 @@ int Main(int argc, char** argv) {
               Median(output_dense) / std::max(1.0, Median(output_bytes)));
   for (int64_t kb : rss) std::printf(" %.0f", double(kb) / 1024);
   std::printf("\n");
+  std::printf("CPU s/step per rank: mean %.3f, max %.3f; rank 0 phases (wall s): forward "
+              "%.3f, accumulate %.3f, Adam %.3f, index %.3f\n",
+              cpu[0] / ranks, cpu[1], Median(forward), Median(accumulate), Median(update),
+              Median(index));
   std::printf("%s ranks=%d batch=%zu/rank active=%zu threads=%zu exchange=%s bandwidth=%g "
               "Gbit/s steps=%zu: "
               "compute %.3f s (phase-2 accumulate %.3f s, factors' accumulate "
