@@ -9,7 +9,8 @@
 // Options: --shape amazon|criteo, --batch N (per rank), --steps N (timed),
 // --warmup N, --exchange auto|dense|sparse|factors, --bandwidth GBIT (auto's
 // TrainConfig::exchange_bandwidth), --threads N (per rank, default 1), --hidden N, --sparsity F (amazon's output layer; default
-// automatic), --shard-output 1 (TrainConfig::shard_output: each rank holds
+// automatic), --address A (this rank's listening address; default
+// loopback), --shard-output 1 (TrainConfig::shard_output: each rank holds
 // 1/N of the output layer). Also prints the output layer's bytes per step
 // against a dense allreduce of it, and every rank's peak RSS. Rank 0 prints medians over the timed steps; "sent" is what
 // rank 0 sent (ring collectives send alike on every rank), and per layer
@@ -42,6 +43,7 @@ struct Settings {
   nn::ExchangePolicy exchange = nn::ExchangePolicy::kAuto;
   double gbit = 0;  // TrainConfig::exchange_bandwidth in Gbit/s
   bool shard_output = false;
+  std::string address = "127.0.0.1";  // this rank's listening address
 };
 
 // Criteo-shaped samples: 13 numeric features (ids 0..12, values in
@@ -94,6 +96,7 @@ int Main(int argc, char** argv) {
     else if (a == "--exchange") st.exchange = nn::ParseExchangePolicy(v);
     else if (a == "--bandwidth") st.gbit = std::strtod(v.c_str(), nullptr);
     else if (a == "--shard-output") st.shard_output = v == "1";
+    else if (a == "--address") st.address = v;
     else {
       std::fprintf(stderr, "unknown option %s\n", a.c_str());
       return 2;
@@ -102,6 +105,7 @@ int Main(int argc, char** argv) {
   comm::ConnectOptions co;
   comm::ApplyEnvironment(&co);
   co.timeout = std::chrono::milliseconds(600000);
+  co.hostname = st.address;
   auto comm = comm::Connect(co);
   const int rank = comm->rank(), ranks = comm->size();
   const size_t samples = (st.warmup + st.steps) * st.batch;
