@@ -102,8 +102,9 @@ def exchange_seconds(layers, n, batch, cores, by_time):
 # sample's hidden vector and labels (4 x hidden + 4 + 4 x labels bytes per
 # sample; 5.4 labels on average), a log-sum-exp allreduce of one float per
 # sample of the global batch, and the hidden vectors' gradient back by
-# reduce-scatter (an alltoallv: (n-1) x batch x 4 x hidden bytes); measured at
-# 4 x 256 on Amazon: 0.812 MB per rank, this formula's figure.
+# reduce-scatter (an alltoallv: (n-1) x batch x 4 x (hidden + 1) bytes, the
+# last float each sample's loss from the shard); measured at 4 x 256 on
+# Amazon: 0.812 MB per rank before the loss column, this formula's figure.
 # Compute: a worker runs its own samples' hidden layers and its shard for all
 # n x batch samples (1/n of the active neurons each): its logits, softmax and
 # accumulation stay the work of `batch` samples, its Adam covers only its
@@ -144,7 +145,7 @@ def sharded_seconds(n, batch, hidden, layer0, shard_input):
     per_sample = 4 * hidden + 4 + 4 * LABELS_PER_SAMPLE
     out = ((n - 1) * batch * per_sample        # allgatherv
            + 2 * (n - 1) / n * n * batch * 4   # log-sum-exp allreduce
-           + (n - 1) * batch * 4 * hidden)     # reduce-scatter
+           + (n - 1) * batch * 4 * (hidden + 1))  # reduce-scatter (+ loss)
     hops = 2 * (n - 1) + 2 * (n - 1) + (n - 1) + 2 * (n - 1)  # + counts, biases
     return x0 + out / BW + (h0 + hops) * ALPHA, form
 

@@ -14,6 +14,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 #include "comm/communicator.h"
@@ -104,6 +105,16 @@ SparseDataset RankBatch(const SparseDataset& data, int rank, size_t step) {
   return out;
 }
 
+// "word number" lines of a rank's output: the numbers of each word in order.
+std::map<std::string, std::vector<double>> Numbers(const std::string& text) {
+  std::map<std::string, std::vector<double>> out;
+  std::istringstream in(text);
+  std::string word;
+  double x = 0;
+  while (in >> word >> x) out[word].push_back(x);
+  return out;
+}
+
 // Every weight and bias of the model, layer after layer, as raw floats.
 void WriteWeights(const Model& m, const std::string& path) {
   std::ofstream f(path, std::ios::binary);
@@ -148,6 +159,13 @@ TEST(ShardedOutput, DenseShardsEqualOneProcessOnTheConcatenatedBatch) {
         out << "loss " << trainer.TrainBatch(GlobalBatch(data, s), tc.lr).loss_sum << '\n';
       }
       WriteWeights(model, dir.path() + "/one.bin");
+      // Each rank's first batch alone from the initial weights: the loss
+      // that rank reports for its own samples.
+      for (int r = 0; r < kRanks; ++r) {
+        Model fresh(mc);
+        Trainer t(fresh, tc);
+        out << "first " << t.TrainBatch(RankBatch(data, r, 0), tc.lr).loss_sum << '\n';
+      }
       return 0;
     });
     ASSERT_EQ(one.Wait(60)[0], 0) << one.Output(0);
@@ -159,6 +177,7 @@ TEST(ShardedOutput, DenseShardsEqualOneProcessOnTheConcatenatedBatch) {
       Trainer trainer(model, tc);
       for (size_t s = 0; s < kSteps; ++s) {
         double loss = trainer.TrainBatch(RankBatch(data, r, s), tc.lr).loss_sum;
+        if (s == 0) out << "mine " << loss << '\n';
         comm->Allreduce(&loss, 1, comm::ReduceOp::kSum);
         out << "loss " << loss << '\n';
       }
@@ -196,11 +215,19 @@ TEST(ShardedOutput, DenseShardsEqualOneProcessOnTheConcatenatedBatch) {
         got += n;
       }
       EXPECT_EQ(got, part.size());
-      // The loss summed over the ranks is the one process's.
-      std::istringstream a(ranks.Output(r)), b(one.Output(0));
-      std::string w1, w2;
-      double l1 = 0, l2 = 0;
-      while (a >> w1 >> l1 && b >> w2 >> l2) EXPECT_NEAR(l1, l2, 1e-3 * (1 + std::fabs(l2)));
+      // The loss summed over the ranks is the one process's; each rank's own
+      // is its samples' (the first step, from the initial weights).
+      std::map<std::string, std::vector<double>> a = Numbers(ranks.Output(r)),
+                                                 b = Numbers(one.Output(0));
+      ASSERT_EQ(a["loss"].size(), kSteps);
+      ASSERT_EQ(b["loss"].size(), kSteps);
+      for (size_t s = 0; s < kSteps; ++s) {
+        EXPECT_NEAR(a["loss"][s], b["loss"][s], 1e-3 * (1 + std::fabs(b["loss"][s])));
+      }
+      ASSERT_EQ(a["mine"].size(), 1u);
+      ASSERT_EQ(b["first"].size(), size_t(kRanks));
+      EXPECT_NEAR(a["mine"][0], b["first"][size_t(r)], 1e-4 * (1 + b["first"][size_t(r)]))
+          << "rank " << r;
     }
     EXPECT_LE(max_diff, kTolerance);
     std::printf("%s: max |sharded - one process| over every weight: %.3g\n",

@@ -557,7 +557,10 @@ double Trainer::ShardedForwardBackward(const SparseDataset& batch, uint64_t step
     for (size_t q = 0; q < size_t(comm.rank()); ++q) f += im.rank_samples[q];
     return f;
   }();
-  double loss_sum = 0;
+  // Each sample's loss in two halves: the shard's (its labels' mean logit,
+  // negated; a sigmoid output: its neurons' loss), carried to the sample's
+  // rank with the hidden gradient below, and the normaliser.
+  std::vector<float> shard_loss(G, 0.0f);
   if (softmax) {
     std::vector<float> local_lse = im.lse;
     timed([&] { comm.Allreduce(im.lse.data(), G, comm::ReduceOp::kLogSumExp); });
@@ -565,47 +568,51 @@ double Trainer::ShardedForwardBackward(const SparseDataset& batch, uint64_t step
       ShardSample& w = im.shard_work[g];
       if (w.num_labels == 0) {
         std::fill(w.delta.begin(), w.delta.end(), 0.0f);
+        im.lse[g] = 0;  // no labels: no loss
         continue;
       }
       const float scale = std::exp(local_lse[g] - im.lse[g]);
       for (size_t j = 0; j < w.m; ++j) w.delta[j] *= scale;
       const float t = 1.0f / float(w.num_labels);
       for (uint32_t p : w.label_pos) w.delta[p] -= t;
-      // The loss in two halves: every shard its labels' logits, the
-      // sample's own rank the normaliser.
-      loss_sum -= w.label_logits / double(w.num_labels);
-      if (g >= mine_first && g < mine_first + count) loss_sum += double(im.lse[g]);
+      shard_loss[g] = float(-w.label_logits / double(w.num_labels));
     }
   } else {
-    for (size_t g = 0; g < G; ++g) loss_sum += im.shard_work[g].label_logits;
+    for (size_t g = 0; g < G; ++g) shard_loss[g] = float(im.shard_work[g].label_logits);
   }
-  stats.loss_sum = loss_sum;
   for (size_t g = 0; g < G; ++g) stats.active_sum += im.shard_work[g].m;
 
-  // 4. The hidden vectors' gradient from this shard, summed over the shards
-  // for each rank's samples.
-  im.dh_all.assign(G * H, 0.0f);
+  // 4. The hidden vectors' gradient from this shard (and the shard's loss
+  // half in a last column), summed over the shards for each rank's samples.
+  const size_t H1 = H + 1;
+  im.dh_all.assign(G * H1, 0.0f);
   tbb::parallel_for(tbb::blocked_range<size_t>(0, G, 8),
                     [&](const tbb::blocked_range<size_t>& r) {
                       for (size_t g = r.begin(); g < r.end(); ++g) {
                         const ShardSample& w = im.shard_work[g];
+                        float* dh = im.dh_all.data() + g * H1;
                         dispatch::RowAccumulate()(out.w.w.data(), out.w.stride,
-                                                  w.active, w.delta.data(), w.m,
-                                                  im.dh_all.data() + g * H, H);
+                                                  w.active, w.delta.data(), w.m, dh, H);
+                        dh[H] = shard_loss[g];
                       }
                     });
   std::vector<size_t> counts(n);
-  for (size_t q = 0; q < n; ++q) counts[q] = im.rank_samples[q] * H;
-  im.dh_mine.resize(count * H);
+  for (size_t q = 0; q < n; ++q) counts[q] = im.rank_samples[q] * H1;
+  im.dh_mine.resize(count * H1);
   timed([&] { comm.ReduceScatter(im.dh_all.data(), counts, im.dh_mine.data()); });
   stats.output_exchange_bytes = comm.stats().total_bytes() - sent0;
+  for (size_t i = 0; i < count; ++i) {
+    im.work[i].loss = double(im.dh_mine[i * H1 + H]) +
+                      (softmax ? double(im.lse[mine_first + i]) : 0.0);
+    stats.loss_sum += im.work[i].loss;
+  }
 
   // 5. Down the hidden layers from each sample's hidden gradient.
   tbb::parallel_for(tbb::blocked_range<size_t>(0, count, 8),
                     [&](const tbb::blocked_range<size_t>& r) {
                       WorkerScratch& s = im.scratch.local();
                       for (size_t i = r.begin(); i < r.end(); ++i) {
-                        BackwardFrom(model_, L - 1, im.dh_mine.data() + i * H,
+                        BackwardFrom(model_, L - 1, im.dh_mine.data() + i * H1,
                                      im.work[i].act.layers, s.dh);
                       }
                     });
