@@ -447,12 +447,14 @@ nn::TrainSettings TrainSettingsFor(const Options& o, const std::string& command)
   return s;
 }
 
-// The one boolean training setting: a flag without a value on the CLI.
+// The boolean training settings: flags without a value on the CLI.
 constexpr char kShardOutputFlag[] = "--shard-output";
+constexpr char kShardInputFlag[] = "--shard-input";
 
 std::vector<std::string> WithTrainSettings(std::vector<std::string> valued) {
   for (const nn::SettingInfo& i : nn::TrainSettingList()) {
-    if (std::string(i.cli) == kShardOutputFlag + 2) continue;  // a flag
+    const std::string name = i.cli;
+    if (name == kShardOutputFlag + 2 || name == kShardInputFlag + 2) continue;  // flags
     valued.push_back(std::string("--") + i.cli);
   }
   return valued;
@@ -540,7 +542,8 @@ int RunTrain(const Args& args) {
                        "--comm-address", "--comm-iface", "--shuffle-buffer",
                        "--budget"}),
                   {"--json", "--no-progress", "--exact-eval",
-                   "--checkpoint-every-epoch", "--resume", "--stream", kShardOutputFlag});
+                   "--checkpoint-every-epoch", "--resume", "--stream", kShardOutputFlag,
+                   kShardInputFlag});
   const nn::ReadOptions ro = ReadOptionsFor(o, "train");
   const DataParallel dp = ConnectRanks(o);
   const bool leader = dp.comm->rank() == 0;
@@ -952,7 +955,10 @@ constexpr Command kCommands[] = {
      "  --shard-output      data-parallel: each rank holds 1/N of the output\n"
      "                      layer (its rows, Adam moments, LSH index); saves\n"
      "                      --model as per-rank shard files and the manifest\n"
-     "                      --model.shards (eval and predict read it)\n",
+     "                      --model.shards (eval and predict read it)\n"
+     "  --shard-input       data-parallel: input-layer rows owned by rank\n"
+     "                      (feature mod N), fetched before use and updated\n"
+     "                      by their owner: bytes per rank stop growing with N\n",
      RunTrain},
     {"launch", "run N ranks of a data-parallel job on this machine",
      kLaunchUsage, RunLaunch},

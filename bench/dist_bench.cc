@@ -10,7 +10,7 @@
 // --warmup N, --exchange auto|dense|sparse|factors, --bandwidth GBIT (auto's
 // TrainConfig::exchange_bandwidth), --threads N (per rank, default 1), --hidden N, --sparsity F (amazon's output layer; default
 // automatic), --address A (this rank's listening address; default
-// loopback), --shard-output 1 (TrainConfig::shard_output: each rank holds
+// loopback), --shard-input 1 (TrainConfig::shard_input), --shard-output 1 (TrainConfig::shard_output: each rank holds
 // 1/N of the output layer). Also prints the output layer's bytes per step
 // against a dense allreduce of it, and every rank's peak RSS. Rank 0 prints medians over the timed steps; "sent" is what
 // rank 0 sent (ring collectives send alike on every rank), and per layer
@@ -42,7 +42,7 @@ struct Settings {
   float sparsity = 0;  // output layer; 0: automatic (0.5% at 670K labels)
   nn::ExchangePolicy exchange = nn::ExchangePolicy::kAuto;
   double gbit = 0;  // TrainConfig::exchange_bandwidth in Gbit/s
-  bool shard_output = false;
+  bool shard_output = false, shard_input = false;
   std::string address = "127.0.0.1";  // this rank's listening address
 };
 
@@ -97,6 +97,7 @@ int Main(int argc, char** argv) {
     else if (a == "--bandwidth") st.gbit = std::strtod(v.c_str(), nullptr);
     else if (a == "--shard-output") st.shard_output = v == "1";
     else if (a == "--address") st.address = v;
+    else if (a == "--shard-input") st.shard_input = v == "1";
     else {
       std::fprintf(stderr, "unknown option %s\n", a.c_str());
       return 2;
@@ -129,6 +130,7 @@ int Main(int argc, char** argv) {
   nn::Model model(sharded ? nn::ShardConfig(mc, rank, ranks) : mc);
   nn::TrainConfig tc;
   tc.shard_output = sharded;
+  tc.shard_input = st.shard_input;
   tc.batch_size = st.batch;
   tc.threads = st.threads;
   tc.comm = comm.get();
@@ -139,7 +141,7 @@ int Main(int argc, char** argv) {
   // Per step: compute (forward, phase-2 accumulation, Adam, index), the
   // factors' accumulation of every rank's samples, the exchange.
   std::vector<double> compute, local_accumulate, factor_accumulate, exchange,
-      bytes, dense_bytes, output_bytes, output_dense;
+      bytes, dense_bytes, output_bytes, output_dense, input_bytes;
   struct LayerSeries {
     std::vector<double> bytes, dense, rows_bytes, factor_bytes, rows, uni,
         accumulate;
@@ -177,6 +179,7 @@ int Main(int argc, char** argv) {
     dense_bytes.push_back(double(b.exchange_dense_bytes));
     output_bytes.push_back(double(b.output_exchange_bytes));
     output_dense.push_back(double(b.output_dense_bytes));
+    input_bytes.push_back(double(b.input_exchange_bytes));
     for (size_t l = 0; l < x.layers.size(); ++l) {
       const nn::LayerExchange& e = x.layers[l];
       LayerSeries& ls = layers[l];
@@ -191,6 +194,7 @@ int Main(int argc, char** argv) {
     }
   }
   const double cpu_per_step = (cpu_seconds() - cpu_start) / double(std::max<size_t>(1, st.steps));
+  trainer.SyncShardedState();
   nn::CheckReplicasIdentical(model, *comm);
   double cpu[2] = {cpu_per_step, cpu_per_step};
   comm->Allreduce(cpu, 1, comm::ReduceOp::kSum);
@@ -208,6 +212,10 @@ int Main(int argc, char** argv) {
               Median(output_dense) / std::max(1.0, Median(output_bytes)));
   for (int64_t kb : rss) std::printf(" %.0f", double(kb) / 1024);
   std::printf("\n");
+  if (st.shard_input) {
+    std::printf("input layer (rows owned by rank): sent %.3f MB/step\n",
+                Median(input_bytes) / 1e6);
+  }
   std::printf("CPU s/step per rank: mean %.3f, max %.3f; rank 0 phases (wall s): forward "
               "%.3f, accumulate %.3f, Adam %.3f, index %.3f\n",
               cpu[0] / ranks, cpu[1], Median(forward), Median(accumulate), Median(update),

@@ -235,6 +235,62 @@ TEST(ShardedOutput, DenseShardsEqualOneProcessOnTheConcatenatedBatch) {
   }
 }
 
+// Trains kSteps steps of kBatch on each of 3 ranks (the rows exchange for
+// replicated layers) and returns each rank's WeightsHash after
+// SyncShardedState, and rank 0's input-layer bytes per step.
+std::vector<std::string> HashesAfterSteps(bool shard_input, bool shard_output,
+                                          uint64_t* input_bytes) {
+  const ModelConfig mc = AutoConfig(2000, 6000, 32, 0.05f);
+  const SparseDataset data = Data(kRanks * kSteps * kBatch, 6000);
+  TempDir dir;
+  Ranks ranks(dir.path(), kRanks, [&](int r, std::ostream& out) {
+    auto comm = comm::Connect(RankOptions(dir.path(), r, kRanks, 20000));
+    Model model(shard_output ? ShardConfig(mc, r, kRanks) : mc);
+    TrainConfig tc = Config(comm.get());
+    tc.shard_output = shard_output;
+    tc.shard_input = shard_input;
+    tc.exchange = ExchangePolicy::kSparse;
+    Trainer trainer(model, tc);
+    uint64_t bytes = 0;
+    for (size_t s = 0; s < kSteps; ++s) {
+      bytes += trainer.TrainBatch(RankBatch(data, r, s), tc.lr).input_exchange_bytes;
+    }
+    trainer.SyncShardedState();
+    CheckReplicasIdentical(model, *comm);
+    out << WeightsHash(model) << ' ' << bytes / kSteps << '\n';
+    return 0;
+  });
+  const std::vector<int> status = ranks.Wait(60);
+  std::vector<std::string> hashes;
+  for (int r = 0; r < kRanks; ++r) {
+    EXPECT_EQ(status[size_t(r)], 0) << ranks.Output(r);
+    std::istringstream in(ranks.Output(r));
+    std::string h;
+    uint64_t b = 0;
+    in >> h >> b;
+    hashes.push_back(h);
+    if (r == 0) *input_bytes = b;
+  }
+  return hashes;
+}
+
+// Input-layer rows owned by rank (train/sharded_input.h): the same weights,
+// bit for bit, as the replicated rows exchange, with or without a sharded
+// output.
+TEST(ShardedInput, EqualsTheReplicatedRowsExchangeBitForBit) {
+  for (const bool shard_output : {false, true}) {
+    uint64_t replicated_bytes = 0, sharded_bytes = 0;
+    const std::vector<std::string> want = HashesAfterSteps(false, shard_output, &replicated_bytes);
+    const std::vector<std::string> got = HashesAfterSteps(true, shard_output, &sharded_bytes);
+    ASSERT_EQ(want.size(), size_t(kRanks));
+    EXPECT_FALSE(want[0].empty());
+    EXPECT_EQ(got, want) << "shard_output " << shard_output;
+    EXPECT_GT(sharded_bytes, 0u);
+    std::printf("shard_output %d: input layer %llu bytes per step and rank\n", int(shard_output),
+                static_cast<unsigned long long>(sharded_bytes));
+  }
+}
+
 // A sampled output of 6,000 labels sharded over 3 ranks learns (training
 // P@1 rises well above the start), the hidden replicas stay identical, and
 // the merged top-5 of exact scoring equals the whole model's (the shards'

@@ -294,7 +294,7 @@ void ExchangeGradients(Model& model, comm::Communicator& comm,
   charge();
 
   const auto axpy = dispatch::Axpy();
-  for (size_t l = 0; l < L; ++l) {
+  for (size_t l = options.first_layer; l < L; ++l) {
     charged = l;
     Layer& layer = model.layer(l);
     const LayerView v{&layer.w, &layer.b, l > 0};

@@ -47,6 +47,9 @@ struct ExchangeOptions {
   // 0: every layer. Otherwise only layers [0, num_layers) (the layers
   // above, e.g. a label-sharded output, are not replicated).
   size_t num_layers = 0;
+  // Layers below are not exchanged (a sharded input layer's state:
+  // train/sharded_input.h).
+  size_t first_layer = 0;
 };
 
 // The form a layer's gradient took in one step.

@@ -122,6 +122,7 @@ FitResult Fit(Model& model, BatchSource& source, const TrainConfig& tc,
   // A sharded output: every rank saves its shard (train/sharded_output.h).
   const bool sharded = comm != nullptr && tc.shard_output;
   auto checkpoint = [&] {
+    trainer.SyncShardedState();
     if (sharded) {
       state.SaveTo(model);
       SaveShardedModel(model, fc.checkpoint_path, kWithOptimizerState, *comm);
@@ -189,6 +190,7 @@ FitResult Fit(Model& model, BatchSource& source, const TrainConfig& tc,
     }
     if (fc.validate) {
       report.validated = true;
+      trainer.SyncShardedState();
       report.metric = fc.validate(model);
       if (report.metric > state.best_metric || state.best_epoch == 0) {
         state.best_metric = report.metric;
@@ -199,7 +201,10 @@ FitResult Fit(Model& model, BatchSource& source, const TrainConfig& tc,
     }
     state.SaveTo(model);
     if (fc.checkpoint_each_epoch) checkpoint();
-    if (callbacks.on_epoch) callbacks.on_epoch(report);
+    if (callbacks.on_epoch) {
+      trainer.SyncShardedState();
+      callbacks.on_epoch(report);
+    }
     if (epoch + 1 < fc.epochs &&
         ((fc.validate && fc.patience > 0 &&
           epoch + 1 - state.best_epoch >= fc.patience) ||
@@ -208,6 +213,7 @@ FitResult Fit(Model& model, BatchSource& source, const TrainConfig& tc,
       break;
     }
   }
+  trainer.SyncShardedState();
   if (keep_best && !best.blocks.empty() && state.best_epoch != state.epochs_done) {
     best.Restore(model);
   }

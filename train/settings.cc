@@ -28,6 +28,8 @@ const std::vector<SettingInfo>& TrainSettingList() {
        "steps between checkpoints (0: none)"},
       {"shard-output", "shard_output", "false",
        "data-parallel: each rank holds 1/N of the output layer"},
+      {"shard-input", "shard_input", "false",
+       "data-parallel: input-layer rows owned by rank (feature mod N)"},
   };
   return list;
 }
@@ -117,6 +119,8 @@ void ApplyTrainSetting(const std::string& name, const std::string& value,
     fc.checkpoint_every = ParseCount(n, value, false);
   } else if (key == "shard-output") {
     tc.shard_output = ParseBool(n, value);
+  } else if (key == "shard-input") {
+    tc.shard_input = ParseBool(n, value);
   }
 }
 

@@ -19,6 +19,7 @@
 #include "dispatch/registry.h"
 #include "nn/loss.h"
 #include "train/optimizer.h"
+#include "train/sharded_input.h"
 #include "train/sharded_output.h"
 
 namespace frugal::nn {
@@ -130,6 +131,12 @@ Trainer::~Trainer() = default;
 uint64_t Trainer::steps() const { return model_.step(); }
 
 const ExchangeStats& Trainer::last_exchange() const { return impl_->exchange; }
+
+void Trainer::SyncShardedState() {
+  if (config_.shard_input && config_.comm != nullptr && config_.comm->size() > 1) {
+    SyncInputLayer(model_, *config_.comm);
+  }
+}
 
 namespace {
 
@@ -299,6 +306,23 @@ BatchStats Trainer::TrainBatch(const SparseDataset& batch, float lr) {
   };
   const bool sharded = config_.shard_output && config_.comm != nullptr &&
                        config_.comm->size() > 1;
+  const bool shard_input = config_.shard_input && config_.comm != nullptr &&
+                           config_.comm->size() > 1;
+  uint64_t input_bytes = 0;
+  double input_s = 0;
+  if (shard_input) {
+    // The current values of the input rows this batch reads.
+    const auto t0 = Clock::now();
+    std::vector<uint32_t> rows;
+    for (size_t i = 0; i < count; ++i) {
+      const SparseRow x = batch.row(i);
+      rows.insert(rows.end(), x.idx.begin(), x.idx.end());
+    }
+    std::sort(rows.begin(), rows.end());
+    rows.erase(std::unique(rows.begin(), rows.end()), rows.end());
+    input_bytes += FetchInputRows(model_, *config_.comm, rows);
+    input_s += std::chrono::duration<double>(Clock::now() - t0).count();
+  }
   im.arena.execute([&] {
     // Phase 1: per sample.
     double comm_s = 0;
@@ -351,10 +375,15 @@ BatchStats Trainer::TrainBatch(const SparseDataset& batch, float lr) {
     if (config_.comm != nullptr && config_.comm->size() > 1) {
       ExchangeGradients(model_, *config_.comm,
                         {config_.exchange, config_.exchange_bandwidth,
-                         sharded ? num_layers - 1 : 0},
+                         sharded ? num_layers - 1 : 0, shard_input ? size_t{1} : 0},
                         im.layer_s, im.factors, im.mark, im.touched,
                         &im.exchange);
       stats.exchange_bytes += im.exchange.bytes();
+      if (shard_input) {
+        input_bytes += PushInputGradients(model_, *config_.comm, im.touched[0], im.mark[0]);
+        stats.exchange_bytes += input_bytes;
+        stats.input_exchange_bytes = input_bytes;
+      }
       if (sharded) {
         // What replicated training would send for the output: a dense
         // allreduce of its whole gradient (weights and biases).
@@ -402,6 +431,8 @@ BatchStats Trainer::TrainBatch(const SparseDataset& batch, float lr) {
     }
     lap(stats.index_s);
   });
+  stats.exchange_s += input_s;  // the fetch ran before phase 1's clock lap
+  stats.forward_s -= input_s;
   for (const auto& list : im.touched.back()) {
     stats.output_rows_updated += list.size();
   }

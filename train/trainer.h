@@ -47,6 +47,10 @@ struct TrainConfig {
   // Data-parallel with a label-sharded output (train/sharded_output.h): the
   // model is rank comm->rank()'s shard (ShardConfig). Ignored on one rank.
   bool shard_output = false;
+  // Data-parallel: layer 0's rows owned by rank feature % n, fetched before
+  // use and updated by their owner (train/sharded_input.h); Fit calls
+  // SyncShardedState before the whole model is read. Ignored on one rank.
+  bool shard_input = false;
 };
 
 struct BatchStats {
@@ -68,6 +72,9 @@ struct BatchStats {
   // its gradient; sharded: hidden vectors, labels, normalisers and the
   // hidden vectors' gradients), and a dense allreduce of its whole gradient.
   uint64_t output_exchange_bytes = 0, output_dense_bytes = 0;
+  // With TrainConfig::shard_input: bytes this rank sent for layer 0 (rows
+  // fetched, gradients pushed, the bias).
+  uint64_t input_exchange_bytes = 0;
 
   void Add(const BatchStats& b) {
     samples += b.samples;
@@ -83,6 +90,7 @@ struct BatchStats {
     output_rows_updated += b.output_rows_updated;
     output_exchange_bytes += b.output_exchange_bytes;
     output_dense_bytes += b.output_dense_bytes;
+    input_exchange_bytes += b.input_exchange_bytes;
   }
 };
 
@@ -101,6 +109,11 @@ class Trainer {
   // std::invalid_argument if batch's dimensions exceed the model's. With a
   // communicator every rank calls it once per step (a collective).
   BatchStats TrainBatch(const SparseDataset& batch, float lr);
+
+  // With TrainConfig::shard_input: makes every rank's copy of the input
+  // layer current (a collective); otherwise nothing. Call before reading the
+  // whole model (evaluation, saving).
+  void SyncShardedState();
 
   // Per layer, how the last batch's gradients crossed the ranks.
   const ExchangeStats& last_exchange() const;
