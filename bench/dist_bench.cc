@@ -10,7 +10,8 @@
 // --warmup N, --exchange auto|dense|sparse|factors, --bandwidth GBIT (auto's
 // TrainConfig::exchange_bandwidth), --threads N (per rank, default 1), --hidden N, --sparsity F (amazon's output layer; default
 // automatic), --address A (this rank's listening address; default
-// loopback), --shard-input 1 (TrainConfig::shard_input), --shard-output 1 (TrainConfig::shard_output: each rank holds
+// loopback), --shard-input 1 (TrainConfig::shard_input), --overlap 0
+// (TrainConfig::overlap_exchange off), --shard-output 1 (TrainConfig::shard_output: each rank holds
 // 1/N of the output layer). Also prints the output layer's bytes per step
 // against a dense allreduce of it, and every rank's peak RSS. Rank 0 prints medians over the timed steps; "sent" is what
 // rank 0 sent (ring collectives send alike on every rank), and per layer
@@ -42,7 +43,7 @@ struct Settings {
   float sparsity = 0;  // output layer; 0: automatic (0.5% at 670K labels)
   nn::ExchangePolicy exchange = nn::ExchangePolicy::kAuto;
   double gbit = 0;  // TrainConfig::exchange_bandwidth in Gbit/s
-  bool shard_output = false, shard_input = false;
+  bool shard_output = false, shard_input = false, overlap = true;
   std::string address = "127.0.0.1";  // this rank's listening address
 };
 
@@ -98,6 +99,7 @@ int Main(int argc, char** argv) {
     else if (a == "--shard-output") st.shard_output = v == "1";
     else if (a == "--address") st.address = v;
     else if (a == "--shard-input") st.shard_input = v == "1";
+    else if (a == "--overlap") st.overlap = v == "1";
     else {
       std::fprintf(stderr, "unknown option %s\n", a.c_str());
       return 2;
@@ -131,6 +133,7 @@ int Main(int argc, char** argv) {
   nn::TrainConfig tc;
   tc.shard_output = sharded;
   tc.shard_input = st.shard_input;
+  tc.overlap_exchange = st.overlap;
   tc.batch_size = st.batch;
   tc.threads = st.threads;
   tc.comm = comm.get();
@@ -141,7 +144,7 @@ int Main(int argc, char** argv) {
   // Per step: compute (forward, phase-2 accumulation, Adam, index), the
   // factors' accumulation of every rank's samples, the exchange.
   std::vector<double> compute, local_accumulate, factor_accumulate, exchange,
-      bytes, dense_bytes, output_bytes, output_dense, input_bytes;
+      bytes, dense_bytes, output_bytes, output_dense, input_bytes, overlapped, step_s;
   struct LayerSeries {
     std::vector<double> bytes, dense, rows_bytes, factor_bytes, rows, uni,
         accumulate;
@@ -163,11 +166,14 @@ int Main(int argc, char** argv) {
     if (s == st.warmup) cpu_start = cpu_seconds();
     for (size_t i = 0; i < st.batch; ++i) rows[i] = uint32_t(s * st.batch + i);
     comm->Barrier();  // steps start together: exchange time is not skew
+    const auto t0 = std::chrono::steady_clock::now();
     const nn::BatchStats b = trainer.TrainBatch(
         nn::SelectRows(data, Span<const uint32_t>(rows.data(), st.batch)), tc.lr);
+    const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (s < st.warmup) continue;
     const nn::ExchangeStats& x = trainer.last_exchange();
     compute.push_back(b.forward_s + b.accumulate_s + b.update_s + b.index_s);
+    step_s.push_back(wall);
     forward.push_back(b.forward_s);
     accumulate.push_back(b.accumulate_s);
     update.push_back(b.update_s);
@@ -180,6 +186,7 @@ int Main(int argc, char** argv) {
     output_bytes.push_back(double(b.output_exchange_bytes));
     output_dense.push_back(double(b.output_dense_bytes));
     input_bytes.push_back(double(b.input_exchange_bytes));
+    overlapped.push_back(b.overlap_s);
     for (size_t l = 0; l < x.layers.size(); ++l) {
       const nn::LayerExchange& e = x.layers[l];
       LayerSeries& ls = layers[l];
@@ -220,6 +227,9 @@ int Main(int argc, char** argv) {
               "%.3f, accumulate %.3f, Adam %.3f, index %.3f\n",
               cpu[0] / ranks, cpu[1], Median(forward), Median(accumulate), Median(update),
               Median(index));
+  std::printf("step wall s: median %.3f; exchange overlapped with the output's "
+              "accumulation: %.3f s\n",
+              Median(step_s), Median(overlapped));
   std::printf("%s ranks=%d batch=%zu/rank active=%zu threads=%zu exchange=%s bandwidth=%g "
               "Gbit/s steps=%zu: "
               "compute %.3f s (phase-2 accumulate %.3f s, factors' accumulate "

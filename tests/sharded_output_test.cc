@@ -239,7 +239,7 @@ TEST(ShardedOutput, DenseShardsEqualOneProcessOnTheConcatenatedBatch) {
 // replicated layers) and returns each rank's WeightsHash after
 // SyncShardedState, and rank 0's input-layer bytes per step.
 std::vector<std::string> HashesAfterSteps(bool shard_input, bool shard_output,
-                                          uint64_t* input_bytes) {
+                                          uint64_t* input_bytes, bool overlap = true) {
   const ModelConfig mc = AutoConfig(2000, 6000, 32, 0.05f);
   const SparseDataset data = Data(kRanks * kSteps * kBatch, 6000);
   TempDir dir;
@@ -250,6 +250,7 @@ std::vector<std::string> HashesAfterSteps(bool shard_input, bool shard_output,
     tc.shard_output = shard_output;
     tc.shard_input = shard_input;
     tc.exchange = ExchangePolicy::kSparse;
+    tc.overlap_exchange = overlap;
     Trainer trainer(model, tc);
     uint64_t bytes = 0;
     for (size_t s = 0; s < kSteps; ++s) {
@@ -276,7 +277,8 @@ std::vector<std::string> HashesAfterSteps(bool shard_input, bool shard_output,
 
 // Input-layer rows owned by rank (train/sharded_input.h): the same weights,
 // bit for bit, as the replicated rows exchange, with or without a sharded
-// output.
+// output; and a sharded output's exchange overlapped with its accumulation
+// or not, the same bits.
 TEST(ShardedInput, EqualsTheReplicatedRowsExchangeBitForBit) {
   for (const bool shard_output : {false, true}) {
     uint64_t replicated_bytes = 0, sharded_bytes = 0;
@@ -289,6 +291,9 @@ TEST(ShardedInput, EqualsTheReplicatedRowsExchangeBitForBit) {
     std::printf("shard_output %d: input layer %llu bytes per step and rank\n", int(shard_output),
                 static_cast<unsigned long long>(sharded_bytes));
   }
+  uint64_t bytes = 0;
+  EXPECT_EQ(HashesAfterSteps(true, true, &bytes, /*overlap=*/false),
+            HashesAfterSteps(true, true, &bytes, /*overlap=*/true));
 }
 
 // A sampled output of 6,000 labels sharded over 3 ranks learns (training

@@ -10,11 +10,13 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <exception>
 #include <limits>
 #include <numeric>
 #include <random>
 #include <stdexcept>
 #include <string>
+#include <thread>
 
 #include "dispatch/registry.h"
 #include "nn/loss.h"
@@ -221,7 +223,8 @@ void CollectFactors(const std::vector<SampleWork>& work, size_t count,
 
 // Phase 2 for the rows owned by `t` of `T`: adds every sample's gradient
 // contributions, layer by layer in sample order, and records the rows it
-// touched (touched[l][t]) and the wall seconds each layer took (seconds[l]).
+// touched (touched[l][t]) and the wall seconds each layer took (seconds[l]);
+// layers [first_layer, end_layer) only.
 // factors: CollectFactors of the same samples; scratch: this thread's, per
 // layer.
 void AccumulateOwned(Model& model, const SparseDataset& batch,
@@ -230,7 +233,8 @@ void AccumulateOwned(Model& model, const SparseDataset& batch,
                      size_t count, size_t t, size_t T,
                      std::vector<std::vector<uint8_t>>& mark,
                      std::vector<std::vector<std::vector<uint32_t>>>& touched,
-                     std::vector<FactorScratch>& scratch, double* seconds) {
+                     std::vector<FactorScratch>& scratch, double* seconds,
+                     size_t first_layer = 0, size_t end_layer = size_t(-1)) {
   using Clock = std::chrono::steady_clock;
   auto start = Clock::now();
   auto lap = [&start](double& into) {
@@ -242,7 +246,7 @@ void AccumulateOwned(Model& model, const SparseDataset& batch,
   // Layer 0 is feature-major: row f gets x_f * delta.
   ParamBlock& W = model.layer(0).w;
   ParamBlock& B = model.layer(0).b;
-  for (size_t i = 0; i < count; ++i) {
+  for (size_t i = 0; i < (first_layer == 0 ? count : 0); ++i) {
     const Model::LayerState& st = work[i].act.layers[0];
     const SparseRow x = batch.row(work[i].row);
     for (size_t j = 0; j < x.idx.size(); ++j) {
@@ -253,9 +257,10 @@ void AccumulateOwned(Model& model, const SparseDataset& batch,
     }
     if (t == 0) axpy(1.0f, st.delta.data(), B.g.data(), B.cols);
   }
-  lap(seconds[0]);
+  if (first_layer == 0) lap(seconds[0]);
   // Neuron-major: row r gets delta_r * the previous layer's output.
-  for (size_t l = 1; l < model.num_layers(); ++l) {
+  for (size_t l = std::max<size_t>(1, first_layer);
+       l < std::min(end_layer, model.num_layers()); ++l) {
     AccumulateFactors(model.layer(l).w, model.layer(l).b, factors[l].data(),
                       factors[l].size(), t, T, mark[l], touched[l][t], scratch[l]);
     lap(seconds[l]);
@@ -358,13 +363,17 @@ BatchStats Trainer::TrainBatch(const SparseDataset& batch, float lr) {
     } else {
       CollectFactors(im.work, count, im.factors);
     }
+    // With a sharded output, phase 2 of the hidden layers first; their
+    // exchange then runs on another thread while phase 2 accumulates the
+    // output shard (which nothing exchanges): the same arithmetic, overlapped.
+    const bool overlap = sharded && config_.overlap_exchange;
+    const size_t phase2_end = overlap ? num_layers - 1 : num_layers;
     tbb::parallel_for(size_t{0}, T, [&](size_t t) {
       AccumulateOwned(model_, batch, im.work, im.factors, count, t, T, im.mark,
                       im.touched, im.factor_scratch[t],
-                      &im.thread_layer_s[t * num_layers]);
+                      &im.thread_layer_s[t * num_layers], 0, phase2_end);
     });
-    lap(stats.accumulate_s);
-    for (size_t l = 0; l < num_layers; ++l) {
+    for (size_t l = 0; l < phase2_end; ++l) {
       im.layer_s[l] = 0;
       for (size_t t = 0; t < T; ++t) {
         im.layer_s[l] = std::max(im.layer_s[l], im.thread_layer_s[t * num_layers + l]);
@@ -372,15 +381,45 @@ BatchStats Trainer::TrainBatch(const SparseDataset& batch, float lr) {
     }
     // Between phases 2 and 3: sum the gradients over the ranks (a layer
     // exchanged as factors is accumulated again, from every rank's samples).
-    if (config_.comm != nullptr && config_.comm->size() > 1) {
+    const bool exchange = config_.comm != nullptr && config_.comm->size() > 1;
+    double exchange_thread_s = 0;
+    auto exchange_layers = [&] {
+      const auto t0 = Clock::now();
       ExchangeGradients(model_, *config_.comm,
                         {config_.exchange, config_.exchange_bandwidth,
                          sharded ? num_layers - 1 : 0, shard_input ? size_t{1} : 0},
                         im.layer_s, im.factors, im.mark, im.touched,
                         &im.exchange);
-      stats.exchange_bytes += im.exchange.bytes();
       if (shard_input) {
         input_bytes += PushInputGradients(model_, *config_.comm, im.touched[0], im.mark[0]);
+      }
+      exchange_thread_s = std::chrono::duration<double>(Clock::now() - t0).count();
+    };
+    if (overlap) {
+      std::exception_ptr failure;
+      std::thread exchanger([&] {
+        try {
+          exchange_layers();
+        } catch (...) {
+          failure = std::current_exception();
+        }
+      });
+      const auto t0 = Clock::now();
+      tbb::parallel_for(size_t{0}, T, [&](size_t t) {
+        AccumulateOwned(model_, batch, im.work, im.factors, count, t, T, im.mark,
+                        im.touched, im.factor_scratch[t],
+                        &im.thread_layer_s[t * num_layers], num_layers - 1, num_layers);
+      });
+      const double output_s = std::chrono::duration<double>(Clock::now() - t0).count();
+      exchanger.join();
+      if (failure) std::rethrow_exception(failure);
+      stats.overlap_s = std::min(output_s, exchange_thread_s);
+    }
+    lap(stats.accumulate_s);
+    if (exchange) {
+      if (!overlap) exchange_layers();
+      stats.exchange_bytes += im.exchange.bytes();
+      if (shard_input) {
         stats.exchange_bytes += input_bytes;
         stats.input_exchange_bytes = input_bytes;
       }
@@ -401,6 +440,12 @@ BatchStats Trainer::TrainBatch(const SparseDataset& batch, float lr) {
         stats.exchange_dense_bytes = im.exchange.dense_bytes();
       }
       lap(stats.exchange_s);
+      if (overlap) {
+        // The exchange's time beyond the output's accumulation was in the
+        // accumulate lap: move the whole exchange to exchange_s.
+        stats.exchange_s += exchange_thread_s;
+        stats.accumulate_s -= exchange_thread_s - stats.overlap_s;
+      }
       const double again = im.exchange.accumulate_seconds();
       stats.exchange_s -= again;
       stats.accumulate_s += again;

@@ -51,6 +51,9 @@ struct TrainConfig {
   // use and updated by their owner (train/sharded_input.h); Fit calls
   // SyncShardedState before the whole model is read. Ignored on one rank.
   bool shard_input = false;
+  // With shard_output: exchange the replicated layers' gradients on another
+  // thread while the output shard's gradient accumulates (same results).
+  bool overlap_exchange = true;
 };
 
 struct BatchStats {
@@ -75,6 +78,9 @@ struct BatchStats {
   // With TrainConfig::shard_input: bytes this rank sent for layer 0 (rows
   // fetched, gradients pushed, the bias).
   uint64_t input_exchange_bytes = 0;
+  // With a sharded output: seconds of the replicated layers' exchange that
+  // ran while the output shard's gradient accumulated (overlapped).
+  double overlap_s = 0;
 
   void Add(const BatchStats& b) {
     samples += b.samples;
@@ -91,6 +97,7 @@ struct BatchStats {
     output_exchange_bytes += b.output_exchange_bytes;
     output_dense_bytes += b.output_dense_bytes;
     input_exchange_bytes += b.input_exchange_bytes;
+    overlap_s += b.overlap_s;
   }
 };
 
