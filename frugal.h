@@ -15,4 +15,5 @@
 #include "nn/serialize.h"       // IWYU pragma: export
 #include "tasks/classifier.h"   // IWYU pragma: export
 #include "train/fit.h"          // IWYU pragma: export
+#include "train/sharded_output.h"  // IWYU pragma: export
 #include "train/trainer.h"      // IWYU pragma: export
