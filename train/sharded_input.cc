@@ -139,21 +139,35 @@ void SyncInputLayer(Model& model, comm::Communicator& comm) {
   const size_t n = size_t(comm.size()), me = size_t(comm.rank());
   ParamBlock& W = model.layer(0).w;
   const size_t cols = W.cols, rows = W.rows;
-  auto owned_by = [&](size_t q) { return rows > q ? (rows - q + n - 1) / n : 0; };
-  for (std::vector<float>* v : {&W.w, &W.m, &W.v}) {
-    std::vector<float> send;
-    send.reserve(owned_by(me) * cols);
-    for (size_t r = me; r < rows; r += n) {
-      send.insert(send.end(), v->begin() + long(r * W.stride),
-                  v->begin() + long(r * W.stride + cols));
-    }
-    std::vector<size_t> counts(n);
-    for (size_t q = 0; q < n; ++q) counts[q] = owned_by(q) * cols * sizeof(float);
-    std::vector<float> all(rows * cols);
-    comm.AllgathervKnown(send.data(), counts, all.data());
-    for (size_t q = 0, at = 0; q < n; ++q) {
-      for (size_t r = q; r < rows; r += n, at += cols) {
-        std::copy_n(all.data() + at, cols, v->data() + r * W.stride);
+  // Round k holds rows k n .. k n + n - 1, row k n + q owned by rank q; a
+  // collective moves kRounds rounds at a time (bounded buffers).
+  constexpr size_t kRounds = 256;
+  const size_t rounds = (rows + n - 1) / n;
+  std::vector<float> send, all;
+  std::vector<size_t> counts(n);
+  for (size_t k0 = 0; k0 < rounds; k0 += kRounds) {
+    const size_t k1 = std::min(rounds, k0 + kRounds);
+    // Rank q's rows in rounds [k0, k1).
+    auto owned = [&](size_t q) {
+      size_t c = 0;
+      for (size_t k = k0; k < k1; ++k) c += k * n + q < rows;
+      return c;
+    };
+    for (size_t q = 0; q < n; ++q) counts[q] = owned(q) * cols * sizeof(float);
+    for (std::vector<float>* v : {&W.w, &W.m, &W.v}) {
+      send.clear();
+      for (size_t k = k0; k < k1 && k * n + me < rows; ++k) {
+        const size_t r = k * n + me;
+        send.insert(send.end(), v->begin() + long(r * W.stride),
+                    v->begin() + long(r * W.stride + cols));
+      }
+      all.resize((k1 - k0) * n * cols);
+      comm.AllgathervKnown(send.data(), counts, all.data());
+      size_t at = 0;
+      for (size_t q = 0; q < n; ++q) {
+        for (size_t k = k0; k < k1 && k * n + q < rows; ++k, at += cols) {
+          std::copy_n(all.data() + at, cols, v->data() + (k * n + q) * W.stride);
+        }
       }
     }
   }
