@@ -523,8 +523,13 @@ double Trainer::ShardedForwardBackward(const SparseDataset& batch, uint64_t step
                         SampleWork& w = im.work[i];
                         w.row = uint32_t(i);
                         w.loss = 0;
-                        model_.ForwardLayers(batch.row(i), Model::Mode::kTrain,
-                                             shared_seed, w.act, s.query, L - 1);
+                        // As TrainBatch seeds a replicated layer's padding.
+                        const uint64_t pad =
+                            shared_seed + (config_.shared_padding
+                                               ? 0
+                                               : uint64_t(comm.rank()) * count + i);
+                        model_.ForwardLayers(batch.row(i), Model::Mode::kTrain, pad,
+                                             w.act, s.query, L - 1);
                       }
                     });
   // Pack [count][label counts][labels][hidden vectors] and gather every
