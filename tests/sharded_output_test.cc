@@ -49,17 +49,21 @@ SparseDataset Data(size_t count, size_t labels) {
   return GenerateSynthetic(c, 0, count);
 }
 
+// (Models built here have a dense output: building an LSH index starts
+// TBB's threads, which must not exist when the other tests fork.)
 TEST(ShardedOutput, ShardsPartitionTheOutputAndInitialiseAsItsRows) {
   const ModelConfig mc = AutoConfig(2000, 6001, 32, 0.05f);
-  const Model whole(mc);
+  const ModelConfig dense = AutoConfig(2000, 6001, 32, 1.0f);
+  const Model whole(dense);
   size_t next = 0;
   for (int r = 0; r < kRanks; ++r) {
     const ModelConfig sc = ShardConfig(mc, r, kRanks);
     EXPECT_EQ(sc.output_shard.first, next);
     EXPECT_EQ(sc.output_dim(), 6001u);
     EXPECT_EQ(sc.output().lsh.max_active, (mc.output().lsh.max_active + 2) / 3);
+    EXPECT_EQ(sc.output().lsh.bucket_capacity, (mc.output().lsh.bucket_capacity + 2) / 3);
     next += sc.output().width;
-    const Model shard(sc);
+    const Model shard(ShardConfig(dense, r, kRanks));
     EXPECT_EQ(shard.layer(0).w.w, whole.layer(0).w.w);
     const ParamBlock& w = shard.output().w;
     EXPECT_TRUE(std::equal(w.w.begin(), w.w.end(),
