@@ -17,4 +17,5 @@
 #include "tasks/classifier_settings.h"  // IWYU pragma: export
 #include "tasks/explain.h"      // IWYU pragma: export
 #include "train/fit.h"          // IWYU pragma: export
+#include "train/sharded_output.h"  // IWYU pragma: export
 #include "train/trainer.h"      // IWYU pragma: export

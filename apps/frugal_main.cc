@@ -37,6 +37,7 @@
 #include "train/fit.h"
 #include "tasks/auto_xmc.h"
 #include "train/settings.h"
+#include "train/sharded_output.h"
 #include "train/trainer.h"
 
 #ifndef FRUGAL_VERSION
@@ -357,7 +358,7 @@ std::string DescribeLayers(const nn::Model& model) {
 // launch` sets them), overridden by the flags; one process without them.
 struct DataParallel {
   std::unique_ptr<comm::Communicator> comm;
-  bool resume = false;          // --resume and the --model file exists
+  bool resume = false;  // --resume and the --model file (or its shard manifest) exists
 };
 
 DataParallel ConnectRanks(const Options& o) {
@@ -384,7 +385,9 @@ DataParallel ConnectRanks(const Options& o) {
   if ((o.Has("--checkpoint-every") || o.Has("--resume")) && model_path.empty()) {
     throw UsageError("train", "--checkpoint-every and --resume need --model");
   }
-  dp.resume = o.Has("--resume") && ::access(model_path.c_str(), F_OK) == 0;
+  dp.resume = o.Has("--resume") &&
+              (::access(model_path.c_str(), F_OK) == 0 ||
+               ::access(nn::ShardManifestPath(model_path).c_str(), F_OK) == 0);
   try {
     dp.comm = comm::Connect(co);
   } catch (const std::invalid_argument& e) {
@@ -444,8 +447,14 @@ nn::TrainSettings TrainSettingsFor(const Options& o, const std::string& command)
   return s;
 }
 
+// The boolean training settings: flags without a value on the CLI.
+constexpr char kShardOutputFlag[] = "--shard-output";
+constexpr char kShardInputFlag[] = "--shard-input";
+
 std::vector<std::string> WithTrainSettings(std::vector<std::string> valued) {
   for (const nn::SettingInfo& i : nn::TrainSettingList()) {
+    const std::string name = i.cli;
+    if (name == kShardOutputFlag + 2 || name == kShardInputFlag + 2) continue;  // flags
     valued.push_back(std::string("--") + i.cli);
   }
   return valued;
@@ -546,7 +555,8 @@ int RunTrain(const Args& args) {
                        "--comm-address", "--comm-iface", "--shuffle-buffer",
                        "--budget", "--memory-blend"}),
                   {"--json", "--no-progress", "--exact-eval",
-                   "--checkpoint-every-epoch", "--resume", "--stream"});
+                   "--checkpoint-every-epoch", "--resume", "--stream", kShardOutputFlag,
+                   kShardInputFlag});
   const nn::ReadOptions ro = ReadOptionsFor(o, "train");
   const DataParallel dp = ConnectRanks(o);
   const bool leader = dp.comm->rank() == 0;
@@ -613,8 +623,13 @@ int RunTrain(const Args& args) {
   fc.checkpoint_path = model_path;
   fc.checkpoint_each_epoch = !model_path.empty() && o.Has("--checkpoint-every-epoch");
 
+  // A sharded output: this rank's shard (train/sharded_output.h).
+  const bool sharded = tc.shard_output && dp.comm->size() > 1;
+  const int rank = dp.comm->rank(), ranks = dp.comm->size();
   const std::unique_ptr<nn::Model> model_ptr =
-      dp.resume ? nn::LoadModel(model_path) : std::make_unique<nn::Model>(mc);
+      dp.resume ? (sharded ? nn::LoadShardedModel(model_path, rank, ranks)
+                           : nn::LoadModel(model_path))
+                : std::make_unique<nn::Model>(sharded ? nn::ShardConfig(mc, rank, ranks) : mc);
   nn::Model& model = *model_ptr;
   nn::CheckReplicasIdentical(model, *dp.comm);
   const size_t threads = tc.threads ? tc.threads : size_t(std::thread::hardware_concurrency());
@@ -710,18 +725,33 @@ int RunTrain(const Args& args) {
                 double(trained) / train_seconds / double(threads));
   }
   if (!json && leader && test) PrintEval(exact_eval ? "test (exact)" : "test", final_eval);
-  if (!model_path.empty() && leader) {
+  if (!model_path.empty() && sharded) {
+    nn::SaveShardedModel(model, model_path, nn::kWithOptimizerState, *dp.comm);
+    if (!json && leader) {
+      std::printf("saved %s (%d shards)\n", nn::ShardManifestPath(model_path).c_str(), ranks);
+    }
+  } else if (!model_path.empty() && leader) {
     nn::SaveModel(model, model_path, nn::kWithOptimizerState);
     if (!json) std::printf("saved %s\n", model_path.c_str());
   }
   return kExitOk;
 }
 
+// A model file, or the shards of a model trained with --shard-output
+// (its manifest "<path>.shards") assembled into the whole model.
+std::unique_ptr<nn::Model> LoadAnyModel(const std::string& path) {
+  if (::access(path.c_str(), F_OK) != 0 &&
+      ::access(nn::ShardManifestPath(path).c_str(), F_OK) == 0) {
+    return nn::LoadShardsAsWhole(path);
+  }
+  return nn::LoadModel(path);
+}
+
 int RunEval(const Args& args) {
   const Options o("eval", args,
                   {"--model", "--test", "--format", "--threads", "--candidates"},
                   {"--exact", "--json"});
-  const auto model = nn::LoadModel(o.Required("--model"));
+  const auto model = LoadAnyModel(o.Required("--model"));
   model->set_inference_active(
       o.Size("--candidates", model->inference_active()));
   nn::ReadOptions ro = ReadOptionsFor(o, "eval");
@@ -754,7 +784,7 @@ int RunEval(const Args& args) {
 int RunPredict(const Args& args) {
   const Options o("predict", args, {"--model", "--k", "--input", "--candidates"},
                   {"--exact"});
-  const auto model = nn::LoadModel(o.Required("--model"));
+  const auto model = LoadAnyModel(o.Required("--model"));
   model->set_inference_active(
       o.Size("--candidates", model->inference_active()));
   const size_t k = o.Size("--k", 5);
@@ -938,7 +968,14 @@ constexpr Command kCommands[] = {
      "                      against the factors' extra accumulation (default\n"
      "                      0: the fewest bytes)\n"
      "  --checkpoint-every K  rank 0 saves --model every K steps (atomic)\n"
-     "  --resume            continue from --model when it exists\n",
+     "  --resume            continue from --model when it exists\n"
+     "  --shard-output      data-parallel: each rank holds 1/N of the output\n"
+     "                      layer (its rows, Adam moments, LSH index); saves\n"
+     "                      --model as per-rank shard files and the manifest\n"
+     "                      --model.shards (eval and predict read it)\n"
+     "  --shard-input       data-parallel: input-layer rows owned by rank\n"
+     "                      (feature mod N), fetched before use and updated\n"
+     "                      by their owner: bytes per rank stop growing with N\n",
      RunTrain},
     {"launch", "run N ranks of a data-parallel job on this machine",
      kLaunchUsage, RunLaunch},

@@ -9,7 +9,11 @@
 // Options: --shape amazon|criteo, --batch N (per rank), --steps N (timed),
 // --warmup N, --exchange auto|dense|sparse|factors, --bandwidth GBIT (auto's
 // TrainConfig::exchange_bandwidth), --threads N (per rank, default 1), --hidden N, --sparsity F (amazon's output layer; default
-// automatic). Rank 0 prints medians over the timed steps; "sent" is what
+// automatic), --address A (this rank's listening address; default
+// loopback), --shard-input 1 (TrainConfig::shard_input), --overlap 0
+// (TrainConfig::overlap_exchange off), --shard-output 1 (TrainConfig::shard_output: each rank holds
+// 1/N of the output layer). Also prints the output layer's bytes per step
+// against a dense allreduce of it, and every rank's peak RSS. Rank 0 prints medians over the timed steps; "sent" is what
 // rank 0 sent (ring collectives send alike on every rank), and per layer
 // what each form would send per rank (the mean over the ranks).
 #include <algorithm>
@@ -24,7 +28,10 @@
 #include "train/data_parallel.h"
 #include "nn/model.h"
 #include "data/synthetic.h"
+#include "train/sharded_output.h"
 #include "train/trainer.h"
+
+#include <sys/resource.h>
 
 namespace {
 
@@ -36,6 +43,8 @@ struct Settings {
   float sparsity = 0;  // output layer; 0: automatic (0.5% at 670K labels)
   nn::ExchangePolicy exchange = nn::ExchangePolicy::kAuto;
   double gbit = 0;  // TrainConfig::exchange_bandwidth in Gbit/s
+  bool shard_output = false, shard_input = false, overlap = true;
+  std::string address = "127.0.0.1";  // this rank's listening address
 };
 
 // Criteo-shaped samples: 13 numeric features (ids 0..12, values in
@@ -87,6 +96,10 @@ int Main(int argc, char** argv) {
     else if (a == "--sparsity") st.sparsity = std::strtof(v.c_str(), nullptr);
     else if (a == "--exchange") st.exchange = nn::ParseExchangePolicy(v);
     else if (a == "--bandwidth") st.gbit = std::strtod(v.c_str(), nullptr);
+    else if (a == "--shard-output") st.shard_output = v == "1";
+    else if (a == "--address") st.address = v;
+    else if (a == "--shard-input") st.shard_input = v == "1";
+    else if (a == "--overlap") st.overlap = v == "1";
     else {
       std::fprintf(stderr, "unknown option %s\n", a.c_str());
       return 2;
@@ -95,6 +108,7 @@ int Main(int argc, char** argv) {
   comm::ConnectOptions co;
   comm::ApplyEnvironment(&co);
   co.timeout = std::chrono::milliseconds(600000);
+  co.hostname = st.address;
   auto comm = comm::Connect(co);
   const int rank = comm->rank(), ranks = comm->size();
   const size_t samples = (st.warmup + st.steps) * st.batch;
@@ -114,8 +128,12 @@ int Main(int argc, char** argv) {
     std::fprintf(stderr, "--shape must be amazon or criteo\n");
     return 2;
   }
-  nn::Model model(mc);
+  const bool sharded = st.shard_output && ranks > 1;
+  nn::Model model(sharded ? nn::ShardConfig(mc, rank, ranks) : mc);
   nn::TrainConfig tc;
+  tc.shard_output = sharded;
+  tc.shard_input = st.shard_input;
+  tc.overlap_exchange = st.overlap;
   tc.batch_size = st.batch;
   tc.threads = st.threads;
   tc.comm = comm.get();
@@ -126,7 +144,7 @@ int Main(int argc, char** argv) {
   // Per step: compute (forward, phase-2 accumulation, Adam, index), the
   // factors' accumulation of every rank's samples, the exchange.
   std::vector<double> compute, local_accumulate, factor_accumulate, exchange,
-      bytes, dense_bytes;
+      bytes, dense_bytes, output_bytes, output_dense, input_bytes, overlapped, step_s;
   struct LayerSeries {
     std::vector<double> bytes, dense, rows_bytes, factor_bytes, rows, uni,
         accumulate;
@@ -134,19 +152,41 @@ int Main(int argc, char** argv) {
   };
   std::vector<LayerSeries> layers(model.num_layers());
   std::vector<uint32_t> rows(st.batch);
+  // CPU seconds of this process over the timed steps (robust to ranks
+  // sharing cores), and the phases' wall seconds.
+  double cpu_start = 0;
+  std::vector<double> forward, accumulate, update, index;
+  auto cpu_seconds = [] {
+    rusage u;
+    getrusage(RUSAGE_SELF, &u);
+    return double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+           double(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+  };
   for (size_t s = 0; s < st.warmup + st.steps; ++s) {
+    if (s == st.warmup) cpu_start = cpu_seconds();
     for (size_t i = 0; i < st.batch; ++i) rows[i] = uint32_t(s * st.batch + i);
     comm->Barrier();  // steps start together: exchange time is not skew
+    const auto t0 = std::chrono::steady_clock::now();
     const nn::BatchStats b = trainer.TrainBatch(
         nn::SelectRows(data, Span<const uint32_t>(rows.data(), st.batch)), tc.lr);
+    const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (s < st.warmup) continue;
     const nn::ExchangeStats& x = trainer.last_exchange();
     compute.push_back(b.forward_s + b.accumulate_s + b.update_s + b.index_s);
+    step_s.push_back(wall);
+    forward.push_back(b.forward_s);
+    accumulate.push_back(b.accumulate_s);
+    update.push_back(b.update_s);
+    index.push_back(b.index_s);
     factor_accumulate.push_back(x.accumulate_seconds());
     local_accumulate.push_back(b.accumulate_s - x.accumulate_seconds());
     exchange.push_back(b.exchange_s);
     bytes.push_back(double(b.exchange_bytes));
     dense_bytes.push_back(double(b.exchange_dense_bytes));
+    output_bytes.push_back(double(b.output_exchange_bytes));
+    output_dense.push_back(double(b.output_dense_bytes));
+    input_bytes.push_back(double(b.input_exchange_bytes));
+    overlapped.push_back(b.overlap_s);
     for (size_t l = 0; l < x.layers.size(); ++l) {
       const nn::LayerExchange& e = x.layers[l];
       LayerSeries& ls = layers[l];
@@ -160,8 +200,36 @@ int Main(int argc, char** argv) {
       ++ls.form_steps[size_t(e.form)];
     }
   }
+  const double cpu_per_step = (cpu_seconds() - cpu_start) / double(std::max<size_t>(1, st.steps));
+  trainer.SyncShardedState();
   nn::CheckReplicasIdentical(model, *comm);
+  double cpu[2] = {cpu_per_step, cpu_per_step};
+  comm->Allreduce(cpu, 1, comm::ReduceOp::kSum);
+  comm->Allreduce(cpu + 1, 1, comm::ReduceOp::kMax);
+  rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  const int64_t rss_kb = ru.ru_maxrss;
+  std::vector<int64_t> rss(size_t(ranks), 0);
+  comm->Allgather(&rss_kb, sizeof rss_kb, rss.data());
   if (rank != 0) return 0;
+  std::printf("output layer%s: sent %.3f MB/step vs dense allreduce %.2f MB (1/%.0f); "
+              "peak RSS per rank (MB):",
+              sharded ? " (sharded)" : "", Median(output_bytes) / 1e6,
+              Median(output_dense) / 1e6,
+              Median(output_dense) / std::max(1.0, Median(output_bytes)));
+  for (int64_t kb : rss) std::printf(" %.0f", double(kb) / 1024);
+  std::printf("\n");
+  if (st.shard_input) {
+    std::printf("input layer (rows owned by rank): sent %.3f MB/step\n",
+                Median(input_bytes) / 1e6);
+  }
+  std::printf("CPU s/step per rank: mean %.3f, max %.3f; rank 0 phases (wall s): forward "
+              "%.3f, accumulate %.3f, Adam %.3f, index %.3f\n",
+              cpu[0] / ranks, cpu[1], Median(forward), Median(accumulate), Median(update),
+              Median(index));
+  std::printf("step wall s: median %.3f; exchange overlapped with the output's "
+              "accumulation: %.3f s\n",
+              Median(step_s), Median(overlapped));
   std::printf("%s ranks=%d batch=%zu/rank active=%zu threads=%zu exchange=%s bandwidth=%g "
               "Gbit/s steps=%zu: "
               "compute %.3f s (phase-2 accumulate %.3f s, factors' accumulate "

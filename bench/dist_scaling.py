@@ -96,6 +96,84 @@ def exchange_seconds(layers, n, batch, cores, by_time):
     return total + hops * ALPHA, accumulate, forms
 
 
+# The label-sharded output (train/sharded_output.h, TrainConfig::shard_output),
+# with inputs measured by `frugal_dist_bench --shard-output 1` (bench/RESULTS.md,
+# "Label-sharded output"): per worker and step, an allgatherv of every
+# sample's hidden vector and labels (4 x hidden + 4 + 4 x labels bytes per
+# sample; 5.4 labels on average), a log-sum-exp allreduce of one float per
+# sample of the global batch, and the hidden vectors' gradient back by
+# reduce-scatter (an alltoallv: (n-1) x batch x 4 x (hidden + 1) bytes, the
+# last float each sample's loss from the shard); measured at 4 x 256 on
+# Amazon: 0.812 MB per rank before the loss column, this formula's figure.
+# Compute: a worker runs its own samples' hidden layers and its shard for all
+# n x batch samples (1/n of the active neurons each): its logits, softmax and
+# accumulation stay the work of `batch` samples, its Adam covers only its
+# shard's rows, the query's hashing grows with n x batch. Measured CPU seconds
+# per step and rank (dist_bench, 1 core per rank, Amazon, batch 256): 0.490
+# one process, 0.360 sharded on 2 ranks, 0.349 on 4: SHARD_COMPUTE = 0.349 /
+# 0.490 of C, plus HASH_S per extra query (the DWTA hash of one 128-float
+# vector, 160 bins of 8: DwtaBins measured 380 ns for 300 bins, bench/RESULTS.md)
+# beyond 4 x batch; the shrinking Adam beyond 4 ranks is not credited.
+SHARD_COMPUTE = 0.349 / 0.490
+HASH_S = 0.2e-6
+LABELS_PER_SAMPLE = 5.4
+
+# name: (compute s/step on one core, batch/worker, hidden width, layer 0 as
+#        (rows, cols, touched rows/worker), measured sharded compute applies)
+SHARDED_SCENARIOS = {
+    "Amazon-670K, batch 256/worker": (256 / 985, 256, 128, (135909, 128, 13133), True),
+    "Criteo-shaped, batch 2048/worker": (0.125, 2048, 64, (1 << 20, 64, 48932), False),
+}
+
+
+def sharded_seconds(n, batch, hidden, layer0, shard_input):
+    """One step's exchange with a sharded output: (seconds, layer 0's form).
+    Layer 0 replicated takes the cheaper of dense and rows (by time); with
+    shard_input (TrainConfig::shard_input, train/sharded_input.h: rows owned
+    by rank feature % n; a worker fetches the current values of the rows its
+    batch reads and sends their gradients to the owners: six alltoallvs,
+    sizes, ids and values each way, and the bias allreduce) it sends
+    2 (n-1)/n x (rows + ids) whatever n (measured: Criteo-shaped 4 x 2048,
+    19.05 MB per step and rank, this formula's 19.1)."""
+    rows, cols, touched = layer0
+    payload, ids = touched * cols * 4, touched * 4
+    if shard_input:
+        x0, h0, form = 2 * (n - 1) / n * (payload + ids) / BW, 8 * (n - 1), "s"
+    else:
+        dense = (2 * (n - 1) / n * rows * cols * 4 + (n - 1) * ids) / BW
+        sparse = (n - 1) * (payload + ids) / BW
+        x0, h0, form = (dense, 3 * (n - 1), "d") if dense < sparse else \
+            (sparse, n - 1, "r")
+    per_sample = 4 * hidden + 4 + 4 * LABELS_PER_SAMPLE
+    out = ((n - 1) * batch * per_sample        # allgatherv
+           + 2 * (n - 1) / n * n * batch * 4   # log-sum-exp allreduce
+           + (n - 1) * batch * 4 * (hidden + 1))  # reduce-scatter (+ loss)
+    hops = 2 * (n - 1) + 2 * (n - 1) + (n - 1) + 2 * (n - 1)  # + counts, biases
+    return x0 + out / BW + (h0 + hops) * ALPHA, form
+
+
+def sharded_table(ns):
+    print("\nLabel-sharded output: E = C / (C_s + X); C_s = C with the measured "
+          "sharded compute (credit), or C itself (no credit)")
+    print("| scenario | cores/worker | input layer | C per step | "
+          + " | ".join(f"X({n}) / E({n}) credit / no credit" for n in ns) + " |")
+    print("|---|---|---|---|" + "---|" * len(ns))
+    for name, (c1, batch, hidden, layer0, measured) in SHARDED_SCENARIOS.items():
+        for cores in (1, 4, 16):
+            for shard_input in (False, True):
+                c = c1 / cores
+                cells = []
+                for n in ns:
+                    x, form = sharded_seconds(n, batch, hidden, layer0, shard_input)
+                    cs = (c * SHARD_COMPUTE + (n - 4) * batch * HASH_S / cores
+                          if measured else c)
+                    cells.append(f"{form}: {x * 1e3:.0f} ms / {100 * c / (cs + x):.0f}%"
+                                 f" / {100 * c / (c + x):.0f}%")
+                kind = "sharded" if shard_input else "replicated"
+                print(f"| {name} | {cores} | {kind} | {c * 1e3:.1f} ms | "
+                      + " | ".join(cells) + " |")
+
+
 def main():
     ns = (12, 24, 48)
     print("| scenario | cores/worker | C per step | "
@@ -112,6 +190,7 @@ def main():
                     cells.append(f"{forms}: {x * 1e3:.0f} ms{extra} / "
                                  f"{100 * c / (c + x):.0f}%")
             print(f"| {name} | {cores} | {c * 1e3:.1f} ms | " + " | ".join(cells) + " |")
+    sharded_table(ns)
 
 
 if __name__ == "__main__":

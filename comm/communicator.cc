@@ -1,5 +1,6 @@
 #include "comm/communicator.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -24,7 +25,12 @@ class LocalCommunicator final : public Communicator {
   }
   void Allreduce(float*, size_t, ReduceOp) override { ++stats_.calls; }
   void Allreduce(double*, size_t, ReduceOp) override { ++stats_.calls; }
-  void Allreduce(int64_t*, size_t, ReduceOp) override { ++stats_.calls; }
+  void Allreduce(int64_t*, size_t, ReduceOp op) override {
+    if (op == ReduceOp::kLogSumExp) {
+      throw std::invalid_argument("Allreduce: kLogSumExp needs float or double");
+    }
+    ++stats_.calls;
+  }
   void Allgather(const void* data, size_t bytes, void* out) override {
     ++stats_.calls;
     if (bytes > 0) std::memmove(out, data, bytes);
@@ -36,6 +42,15 @@ class LocalCommunicator final : public Communicator {
       throw std::invalid_argument("AllgathervKnown: expected 1 count");
     }
     if (counts[0] > 0) std::memmove(out, data, counts[0]);
+  }
+  void Alltoallv(const void* data, const std::vector<size_t>& send_counts,
+                 void* out, const std::vector<size_t>& recv_counts) override {
+    if (send_counts.size() != 1 || recv_counts.size() != 1 ||
+        send_counts[0] != recv_counts[0]) {
+      throw std::invalid_argument("Alltoallv: expected 1 matching count");
+    }
+    ++stats_.calls;
+    if (send_counts[0] > 0) std::memmove(out, data, send_counts[0]);
   }
   void Broadcast(void*, size_t, int root) override {
     if (root != 0) throw std::invalid_argument("Broadcast: root out of range");
@@ -73,6 +88,27 @@ std::vector<uint8_t> Communicator::AllgathervBytes(const void* data, size_t byte
   if (total > 0) AllgathervKnown(data, byte_counts, out.data());
   if (counts != nullptr) *counts = std::move(byte_counts);
   return out;
+}
+
+void Communicator::ReduceScatter(const float* data, const std::vector<size_t>& counts,
+                                 float* out) {
+  const size_t n = size_t(size()), me = size_t(rank());
+  if (counts.size() != n) {
+    throw std::invalid_argument("ReduceScatter: " + std::to_string(counts.size()) +
+                                " counts for " + std::to_string(n) + " ranks");
+  }
+  // Every rank's block `me`, in rank order.
+  std::vector<size_t> send(n), recv(n, counts[me] * sizeof(float));
+  for (size_t r = 0; r < n; ++r) send[r] = counts[r] * sizeof(float);
+  std::vector<float> blocks(n * counts[me]);
+  Alltoallv(data, send, blocks.data(), recv);
+  const size_t m = counts[me];
+  if (m == 0) return;
+  std::copy_n(blocks.data(), m, out);
+  for (size_t r = 1; r < n; ++r) {
+    const float* b = blocks.data() + r * m;
+    for (size_t i = 0; i < m; ++i) out[i] += b[i];
+  }
 }
 
 std::unique_ptr<Communicator> MakeLocalCommunicator() {

@@ -35,20 +35,26 @@ class CommError : public std::runtime_error {
   std::vector<int> ranks_;
 };
 
-enum class ReduceOp { kSum, kMin, kMax };
+// kLogSumExp: log(sum over the ranks of exp(x)), for float and double only
+// (e.g. a softmax's normaliser over logits split between the ranks); -inf
+// counts as exp(-inf) = 0.
+enum class ReduceOp { kSum, kMin, kMax, kLogSumExp };
 
 // Bytes this rank has put on the wire, by collective, counted from the
 // schedules of Gloo's ring allreduce (2 (n-1)/n of the buffer) and ring
 // allgatherv (every chunk but the right neighbour's); a broadcast is
-// counted at the root as its payload times the receivers. Headers excluded.
+// counted at the root as its payload times the receivers; an alltoallv (and
+// the reduce-scatter built on it) as the blocks sent to other ranks.
+// Headers excluded.
 struct CommStats {
   uint64_t allreduce_bytes = 0;
   uint64_t allgather_bytes = 0;
   uint64_t broadcast_bytes = 0;
+  uint64_t alltoall_bytes = 0;
   uint64_t calls = 0;
   double seconds = 0;  // wall time inside collectives
   uint64_t total_bytes() const {
-    return allreduce_bytes + allgather_bytes + broadcast_bytes;
+    return allreduce_bytes + allgather_bytes + broadcast_bytes + alltoall_bytes;
   }
 };
 
@@ -63,7 +69,8 @@ class Communicator {
 
   // In place: data[i] becomes op over every rank's data[i]. `count` in
   // elements, equal on every rank. A sum of floats is reduced in the same
-  // order for every rank, so all ranks get the same bits.
+  // order for every rank, so all ranks get the same bits. kLogSumExp on
+  // int64_t throws std::invalid_argument.
   virtual void Allreduce(float* data, size_t count, ReduceOp op) = 0;
   virtual void Allreduce(double* data, size_t count, ReduceOp op) = 0;
   virtual void Allreduce(int64_t* data, size_t count, ReduceOp op) = 0;
@@ -83,6 +90,22 @@ class Communicator {
   // size()), each rank's byte count. Two collectives (counts, then data).
   std::vector<uint8_t> AllgathervBytes(const void* data, size_t bytes,
                                        std::vector<size_t>* counts);
+
+  // Personalised exchange: this rank sends send_counts[s] bytes to rank s
+  // (data holds the blocks for ranks 0, 1, ... back to back) and receives
+  // recv_counts[s] bytes from rank s into `out` (blocks in rank order). Rank
+  // s's send_counts[r] must equal rank r's recv_counts[s]; counts may be 0.
+  // Both vectors have size() entries. One collective.
+  virtual void Alltoallv(const void* data, const std::vector<size_t>& send_counts,
+                         void* out, const std::vector<size_t>& recv_counts) = 0;
+
+  // Sum and scatter: every rank passes the same `counts` (size() entries)
+  // and `data` of their sum floats, block r (counts[r] floats) meant for
+  // rank r; `out` (counts[rank()] floats) receives the sum over the ranks of
+  // their block rank(), added in rank order (deterministic bits). One
+  // alltoallv: a rank sends every block but its own.
+  void ReduceScatter(const float* data, const std::vector<size_t>& counts,
+                     float* out);
 
   // `bytes` from `root`'s buffer into every rank's `data`.
   virtual void Broadcast(void* data, size_t bytes, int root) = 0;

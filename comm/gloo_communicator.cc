@@ -1,10 +1,13 @@
 #include "comm/gloo_communicator.h"
 
 #include <algorithm>
+#include <cmath>
+#include <limits>
 #include <filesystem>
 #include <functional>
 #include <iterator>
 #include <thread>
+#include <type_traits>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -14,6 +17,7 @@
 
 #include <gloo/allgatherv.h>
 #include <gloo/allreduce.h>
+#include <gloo/alltoallv.h>
 #include <gloo/barrier.h>
 #include <gloo/broadcast.h>
 #include <gloo/common/error.h>
@@ -262,6 +266,31 @@ class GlooCommunicator final : public Communicator {
     stats_.allgather_bytes += total - counts[size_t((rank_ + 1) % size_)];
   }
 
+  void Alltoallv(const void* data, const std::vector<size_t>& send_counts,
+                 void* out, const std::vector<size_t>& recv_counts) override {
+    if (send_counts.size() != size_t(size_) || recv_counts.size() != size_t(size_)) {
+      throw std::invalid_argument("Alltoallv: counts for " + std::to_string(size_) +
+                                  " ranks expected");
+    }
+    std::vector<int64_t> send(send_counts.begin(), send_counts.end());
+    std::vector<int64_t> recv(recv_counts.begin(), recv_counts.end());
+    size_t send_total = 0, recv_total = 0;
+    for (size_t c : send_counts) send_total += c;
+    for (size_t c : recv_counts) recv_total += c;
+    // Gloo needs valid pointers even for empty buffers.
+    uint8_t dummy_in = 0, dummy_out = 0;
+    auto* in = send_total > 0 ? static_cast<uint8_t*>(const_cast<void*>(data)) : &dummy_in;
+    auto* o = recv_total > 0 ? static_cast<uint8_t*>(out) : &dummy_out;
+    Run("alltoallv", [&] {
+      gloo::AlltoallvOptions opts(context_);
+      opts.setInput(in, send);
+      opts.setOutput(o, recv);
+      opts.setTag(NextTag());
+      gloo::alltoallv(opts);
+    });
+    stats_.alltoall_bytes += send_total - send_counts[size_t(rank_)];
+  }
+
   void Broadcast(void* data, size_t bytes, int root) override {
     if (root < 0 || root >= size_) {
       throw std::invalid_argument("Broadcast: root " + std::to_string(root) +
@@ -289,8 +318,27 @@ class GlooCommunicator final : public Communicator {
   }
 
  private:
+  // c[i] = log(exp(a[i]) + exp(b[i])), stable; c may alias a or b.
+  template <typename T>
+  static void LogSumExp(void* c, const void* a, const void* b, size_t n) {
+    auto* out = static_cast<T*>(c);
+    const auto* x = static_cast<const T*>(a);
+    const auto* y = static_cast<const T*>(b);
+    for (size_t i = 0; i < n; ++i) {
+      const T hi = std::max(x[i], y[i]), lo = std::min(x[i], y[i]);
+      out[i] = lo == -std::numeric_limits<T>::infinity()
+                   ? hi
+                   : hi + std::log1p(std::exp(lo - hi));
+    }
+  }
+
   template <typename T>
   void AllreduceT(T* data, size_t count, ReduceOp op) {
+    if constexpr (!std::is_floating_point_v<T>) {
+      if (op == ReduceOp::kLogSumExp) {
+        throw std::invalid_argument("Allreduce: kLogSumExp needs float or double");
+      }
+    }
     if (count == 0) return;
     Run("allreduce", [&] {
       gloo::AllreduceOptions opts(context_);
@@ -310,6 +358,13 @@ class GlooCommunicator final : public Communicator {
           opts.setReduceFunction(
               static_cast<void (*)(void*, const void*, const void*, size_t)>(
                   &gloo::max<T>));
+          break;
+        case ReduceOp::kLogSumExp:
+          if constexpr (std::is_floating_point_v<T>) {
+            opts.setReduceFunction(
+                static_cast<void (*)(void*, const void*, const void*, size_t)>(
+                    &LogSumExp<T>));
+          }
           break;
       }
       opts.setTag(NextTag());

@@ -62,6 +62,13 @@ void ValidateConfig(const ModelConfig& c) {
     params += lc.width * (in + 1);
     in = lc.width;
   }
+  const OutputShard& sh = c.output_shard;
+  if (sh.sharded() && (sh.total > kMaxDim || sh.first >= sh.total ||
+                       c.layers.back().width > sh.total - sh.first)) {
+    fail("output shard [" + std::to_string(sh.first) + ", +" +
+         std::to_string(c.layers.back().width) + ") is outside the " +
+         std::to_string(sh.total) + " outputs");
+  }
 }
 
 }  // namespace
@@ -138,7 +145,8 @@ ModelConfig AutoConfig(size_t input_dim, size_t output_dim, size_t hidden_dim,
   return c;
 }
 
-void ParamBlock::Init(size_t r, size_t c, float scale, uint64_t seed) {
+void ParamBlock::Init(size_t r, size_t c, float scale, uint64_t seed,
+                      size_t first_row) {
   rows = r;
   cols = c;
   stride = PaddedStride(c);
@@ -149,6 +157,7 @@ void ParamBlock::Init(size_t r, size_t c, float scale, uint64_t seed) {
   if (scale > 0) {
     std::mt19937_64 rng(seed);
     std::normal_distribution<float> dist(0.0f, scale);
+    for (size_t i = 0; i < first_row * cols; ++i) dist(rng);  // earlier rows
     for (size_t i = 0; i < rows; ++i) {
       for (size_t j = 0; j < cols; ++j) w[i * stride + j] = dist(rng);
     }
@@ -164,13 +173,18 @@ Model::Model(const ModelConfig& config, bool initialize) : config_(config) {
     L.config = config.layers[l];
     L.input_dim = in;
     const size_t n = L.config.width;
+    // A sharded output scales as the whole layer.
+    const size_t fan_out = l + 1 == layers_.size() ? config.output_dim() : n;
     const float scale =
-        initialize ? std::sqrt(2.0f / float(in + n)) : 0.0f;
+        initialize ? std::sqrt(2.0f / float(in + fan_out)) : 0.0f;
     const uint64_t seed =
         l == 0 ? config.seed : config.seed * 0x9e3779b97f4a7c15ull + l;
     if (l == 0) {
       L.w.Init(in, n, scale, seed);
       L.b.Init(1, n, 0.0f, 0);
+    } else if (l + 1 == layers_.size()) {
+      L.w.Init(n, in, scale, seed, config.output_shard.first);
+      L.b.Init(n, 1, 0.0f, 0);
     } else {
       L.w.Init(n, in, scale, seed);
       L.b.Init(n, 1, 0.0f, 0);
@@ -261,9 +275,15 @@ void Model::Forward(const SparseRow& x, Mode mode, uint64_t pad_seed,
 
 void Model::Forward(const SparseRow& x, Mode mode, uint64_t pad_seed,
                     Activations& a, QueryScratches& query) const {
+  ForwardLayers(x, mode, pad_seed, a, query, layers_.size());
+}
+
+void Model::ForwardLayers(const SparseRow& x, Mode mode, uint64_t pad_seed,
+                          Activations& a, QueryScratches& query,
+                          size_t num_layers) const {
   a.layers.resize(layers_.size());
   query.resize(layers_.size());
-  for (size_t l = 0; l < layers_.size(); ++l) {
+  for (size_t l = 0; l < std::min(num_layers, layers_.size()); ++l) {
     ComputeLayer(l, x, mode, pad_seed, a, query[l]);
   }
 }
@@ -273,9 +293,10 @@ void Model::Predict(const SparseRow& x, size_t k, bool exact, Activations& a,
                     std::vector<float>& scores) const {
   Forward(x, exact ? Mode::kExact : Mode::kInference, 0, a);
   LayerState& o = a.layers.back();
-  if (o.m < k && o.m < output_dim()) {
+  if (o.m < k && o.m < output().config.width) {
     ComputeLayer(layers_.size() - 1, x, Mode::kExact, 0, a, a.query.back());
   }
+  const uint32_t first = uint32_t(config_.output_shard.first);
   const float blend = memory_.empty() ? 0.0f : memory_.blend();
   if (blend > 0) {
     LabelMemory::Scratch& s = a.memory;
@@ -289,7 +310,7 @@ void Model::Predict(const SparseRow& x, size_t k, bool exact, Activations& a,
       for (size_t j = 0; j < o.m; ++j) {
         const float p = softmax ? float(std::exp(double(o.pre[j] - top)) / z)
                                 : 1.0f / (1.0f + std::exp(-o.pre[j]));
-        s.Add(o.active[j], w * p);
+        s.Add(o.active[j] + first, w * p);
       }
     }
     memory_.Accumulate(x, blend, s);
@@ -300,7 +321,7 @@ void Model::Predict(const SparseRow& x, size_t k, bool exact, Activations& a,
   labels.resize(kk);
   scores.resize(kk);
   dispatch::TopK()(o.pre.data(), o.m, kk, labels.data(), scores.data());
-  for (auto& l : labels) l = o.active[l];
+  for (auto& l : labels) l = o.active[l] + first;
 }
 
 void Model::set_label_memory(LabelMemory m) {

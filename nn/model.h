@@ -47,6 +47,15 @@ struct LayerConfig {
   lsh::IndexConfig lsh;  // used when sparsity < 1
 };
 
+// A label-sharded output (train/sharded_output.h): the model holds output
+// neurons [first, first + output width) of `total`, and output ids (labels,
+// predictions) stay global. total == 0: the whole output.
+struct OutputShard {
+  size_t first = 0;
+  size_t total = 0;
+  bool sharded() const { return total != 0; }
+};
+
 struct ModelConfig {
   size_t input_dim = 0;
   // Hidden layers in order, then the output layer (at least the output).
@@ -54,10 +63,17 @@ struct ModelConfig {
   uint64_t seed = 1;
   // Free-form settings saved with the model (e.g. a featurizer's).
   std::map<std::string, std::string> metadata;
+  // Which output neurons this model holds (all by default); the output
+  // layer's width is the shard's.
+  OutputShard output_shard;
 
   LayerConfig& output() { return layers.back(); }
   const LayerConfig& output() const { return layers.back(); }
-  size_t output_dim() const { return layers.empty() ? 0 : layers.back().width; }
+  // Labels of the whole output (of every shard).
+  size_t output_dim() const {
+    if (output_shard.sharded()) return output_shard.total;
+    return layers.empty() ? 0 : layers.back().width;
+  }
 };
 
 // A sampled (sparsity < 1) layer of `width` neurons computing about `active`
@@ -79,7 +95,10 @@ struct ParamBlock {
   size_t rows = 0, cols = 0, stride = 0;
   std::vector<float> w, m, v, g;
 
-  void Init(size_t r, size_t c, float scale, uint64_t seed);
+  // r x c weights ~ N(0, scale^2) from `seed`, as rows [first_row, first_row
+  // + r) of a block initialised with first_row 0 (a shard's rows equal the
+  // same rows of the whole block); zero moments and gradient.
+  void Init(size_t r, size_t c, float scale, uint64_t seed, size_t first_row = 0);
   MatrixView<float> W() { return {w.data(), rows, cols, stride}; }
   MatrixView<const float> W() const { return {w.data(), rows, cols, stride}; }
 };
@@ -161,6 +180,12 @@ class Model {
   // one per thread while a batch keeps every sample's activations).
   void Forward(const SparseRow& x, Mode mode, uint64_t pad_seed,
                Activations& a, QueryScratches& query) const;
+  // Layers [0, num_layers) only (a.layers gets every layer's state; the
+  // others are left as they were): e.g. the hidden layers under a sharded
+  // output.
+  void ForwardLayers(const SparseRow& x, Mode mode, uint64_t pad_seed,
+                     Activations& a, QueryScratches& query,
+                     size_t num_layers) const;
 
   // The k highest-scoring labels of x, best first. Exact scores every
   // neuron; otherwise sampled layers compute only LSH-selected neurons, at
@@ -169,7 +194,8 @@ class Model {
   // with a label memory of blend b > 0 they are (1 - b) x the network's
   // probability (softmax over the computed neurons, or sigmoid) + b x the
   // memory's cosine, over the union of both candidate sets. Thread-safe;
-  // allocates nothing once `a` and the outputs have warmed up.
+  // allocates nothing once `a` and the outputs have warmed up. A sharded
+  // output ranks its own neurons only (global ids).
   void Predict(const SparseRow& x, size_t k, bool exact, Activations& a,
                std::vector<uint32_t>& labels, std::vector<float>& scores) const;
 

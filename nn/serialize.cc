@@ -112,6 +112,9 @@ bool PayloadBytes(uint64_t input_dim, const std::vector<StoredLayer>& layers,
   return !__builtin_mul_overflow(floats, copies * sizeof(float), bytes);
 }
 
+// The metadata key holding a label-sharded output's "first total".
+constexpr char kOutputShardKey[] = "frugal.output_shard";
+
 class Writer {
  public:
   explicit Writer(std::FILE* f) : f_(f) {}
@@ -186,16 +189,46 @@ void RemoveStaleTemporaries(const std::string& prefix) {
   ::closedir(d);
 }
 
+// Opens a fresh temporary file for `path` ("<prefix><pid>", its name in
+// *tmp), first removing the stale ones of killed saves.
+std::FILE* CreateTemporary(const std::string& path, std::string* tmp) {
+  const std::string prefix = TemporaryPrefix(path);
+  RemoveStaleTemporaries(prefix);
+  *tmp = prefix + std::to_string(::getpid());
+  std::FILE* f = std::fopen(tmp->c_str(), "wb");
+  if (f == nullptr) {
+    throw ModelFileError(*tmp + ": cannot create: " + std::strerror(errno));
+  }
+  return f;
+}
+
+// Flushes, fsyncs and closes `f` (the temporary `tmp`; `ok`: the writes
+// succeeded), renames it over `path` and fsyncs the directory; on failure
+// removes it and throws ModelFileError naming `path`.
+void FinishAtomicWrite(std::FILE* f, bool ok, const std::string& tmp,
+                       const std::string& path) {
+  ok = ok && std::fflush(f) == 0 && ::fsync(::fileno(f)) == 0;
+  const int saved_errno = errno;
+  ok = (std::fclose(f) == 0) && ok;
+  if (!ok) {
+    std::remove(tmp.c_str());
+    throw ModelFileError(path + ": write failed: " +
+                         std::strerror(saved_errno ? saved_errno : EIO));
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    const int e = errno;
+    std::remove(tmp.c_str());
+    throw ModelFileError(path + ": cannot rename into place: " +
+                         std::strerror(e));
+  }
+  FsyncDirectoryOf(path);
+}
+
 }  // namespace
 
 void SaveModel(const Model& model, const std::string& path, uint32_t flags) {
-  const std::string prefix = TemporaryPrefix(path);
-  RemoveStaleTemporaries(prefix);
-  const std::string tmp = prefix + std::to_string(::getpid());
-  std::FILE* f = std::fopen(tmp.c_str(), "wb");
-  if (f == nullptr) {
-    throw ModelFileError(tmp + ": cannot create: " + std::strerror(errno));
-  }
+  std::string tmp;
+  std::FILE* f = CreateTemporary(path, &tmp);
   Writer w(f);
   const LabelMemory& memory = model.label_memory();
   flags = memory.empty() ? flags & ~uint32_t{kWithLabelMemory} : flags | kWithLabelMemory;
@@ -203,15 +236,21 @@ void SaveModel(const Model& model, const std::string& path, uint32_t flags) {
   w.Put(&kVersion, sizeof(kVersion));
   w.Put(&flags, sizeof(flags));
   const ModelConfig& mc = model.config();
+  // A label-sharded output's place is one more metadata entry.
+  std::map<std::string, std::string> metadata = mc.metadata;
+  if (mc.output_shard.sharded()) {
+    metadata[kOutputShardKey] = std::to_string(mc.output_shard.first) + " " +
+                                std::to_string(mc.output_shard.total);
+  }
   const StoredHeader header{mc.input_dim, mc.seed, model.step(),
                             uint32_t(mc.layers.size()),
-                            uint32_t(mc.metadata.size())};
+                            uint32_t(metadata.size())};
   w.Put(&header, sizeof(header));
   for (size_t l = 0; l < model.num_layers(); ++l) {
     const StoredLayer sl = Store(model.layer(l).config);
     w.Put(&sl, sizeof(sl));
   }
-  for (const auto& [key, value] : mc.metadata) {
+  for (const auto& [key, value] : metadata) {
     for (const std::string* str : {&key, &value}) {
       const uint32_t n = uint32_t(str->size());
       w.Put(&n, sizeof(n));
@@ -241,21 +280,7 @@ void SaveModel(const Model& model, const std::string& path, uint32_t flags) {
   }
   const uint32_t crc = w.crc();
   bool ok = w.ok() && std::fwrite(&crc, 1, sizeof(crc), f) == sizeof(crc);
-  ok = ok && std::fflush(f) == 0 && ::fsync(::fileno(f)) == 0;
-  const int saved_errno = errno;
-  ok = (std::fclose(f) == 0) && ok;
-  if (!ok) {
-    std::remove(tmp.c_str());
-    throw ModelFileError(path + ": write failed: " +
-                         std::strerror(saved_errno ? saved_errno : EIO));
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    const int e = errno;
-    std::remove(tmp.c_str());
-    throw ModelFileError(path + ": cannot rename into place: " +
-                         std::strerror(e));
-  }
-  FsyncDirectoryOf(path);
+  FinishAtomicWrite(f, ok, tmp, path);
 }
 
 namespace {
@@ -349,7 +374,17 @@ std::unique_ptr<Model> ReadModel(std::FILE* f, uint64_t size,
       str.resize(n);
       get(str.data(), n, "the metadata");
     }
-    config.metadata[kv[0]] = kv[1];
+    if (kv[0] == kOutputShardKey) {
+      unsigned long long first = 0, total = 0;
+      char end = 0;
+      if (std::sscanf(kv[1].c_str(), "%llu %llu%c", &first, &total, &end) != 2) {
+        throw corrupt("a malformed output shard '" + kv[1] + "'");
+      }
+      config.output_shard.first = size_t(first);
+      config.output_shard.total = size_t(total);
+    } else {
+      config.metadata[kv[0]] = kv[1];
+    }
   }
   uint64_t payload = 0;
   const uint64_t memory_header = (flags & kWithLabelMemory) ? sizeof(StoredMemory) : 0;
@@ -437,6 +472,13 @@ std::unique_ptr<Model> ReadModel(std::FILE* f, uint64_t size,
 }
 
 }  // namespace
+
+void WriteFileAtomically(const std::string& path, const std::string& contents) {
+  std::string tmp;
+  std::FILE* f = CreateTemporary(path, &tmp);
+  const bool ok = std::fwrite(contents.data(), 1, contents.size(), f) == contents.size();
+  FinishAtomicWrite(f, ok, tmp, path);
+}
 
 std::unique_ptr<Model> LoadModel(const std::string& path) {
   std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(

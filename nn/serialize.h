@@ -39,6 +39,11 @@ enum SaveFlags : uint32_t {
 void SaveModel(const Model& model, const std::string& path,
                uint32_t flags = kWeightsOnly);
 
+// Writes `contents` to `path` as SaveModel writes a model: a temporary file,
+// fsync, rename, fsync of the directory. Throws ModelFileError naming the
+// file, leaving `path` as it was.
+void WriteFileAtomically(const std::string& path, const std::string& contents);
+
 // Verifies size and checksum before returning; the LSH index (if any) is
 // rebuilt from the loaded weights.
 std::unique_ptr<Model> LoadModel(const std::string& path);

@@ -11,26 +11,14 @@ if [[ $(id -u) -ne 0 ]] || ! command -v ip >/dev/null; then
 fi
 if [[ ! -f $DATA/bibtex/train.txt ]]; then echo "skipped: no bibtex data"; exit 77; fi
 tag=fr$$
-if ! ip netns add ${tag}br 2>/dev/null; then echo "skipped: ip netns unavailable"; exit 77; fi
+source "$(dirname "$0")/netns_hosts.sh"
+if ! netns_hosts $tag 3 10.231.7; then echo "skipped: ip netns unavailable"; exit 77; fi
 work=$(mktemp -d)
 cleanup() {
-  for i in 0 1 2; do ip netns del ${tag}h$i 2>/dev/null || true; done
-  ip netns del ${tag}br 2>/dev/null || true
+  netns_hosts_remove $tag 3
   rm -rf "$work"
 }
 trap cleanup EXIT
-ip -n ${tag}br link add br0 type bridge
-ip -n ${tag}br link set br0 up
-for i in 0 1 2; do
-  ip netns add ${tag}h$i
-  ip link add ${tag}v$i type veth peer name ${tag}p$i
-  ip link set ${tag}v$i netns ${tag}h$i
-  ip link set ${tag}p$i netns ${tag}br
-  ip -n ${tag}br link set ${tag}p$i master br0 up
-  ip -n ${tag}h$i addr add 10.231.7.$((i + 1))/24 dev ${tag}v$i
-  ip -n ${tag}h$i link set ${tag}v$i up
-  ip -n ${tag}h$i link set lo up
-done
 pids=()
 for i in 0 1 2; do
   ip netns exec ${tag}h$i "$FRUGAL" train --train "$DATA/bibtex/train.txt" \

@@ -11,6 +11,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
+#include <limits>
 #include <sstream>
 
 #include "comm/communicator.h"
@@ -41,6 +42,18 @@ TEST(LocalCommunicator, CollectivesAreIdentities) {
   EXPECT_EQ(x, 7);
   EXPECT_THROW(comm->Broadcast(&x, sizeof x, 1), std::invalid_argument);
   comm->Barrier();
+  std::vector<float> lse = {-1.0f, 3.0f};
+  comm->Allreduce(lse.data(), lse.size(), ReduceOp::kLogSumExp);
+  EXPECT_EQ(lse, (std::vector<float>{-1.0f, 3.0f}));
+  int64_t i64 = 1;
+  EXPECT_THROW(comm->Allreduce(&i64, 1, ReduceOp::kLogSumExp), std::invalid_argument);
+  const char in[3] = {'a', 'b', 'c'};
+  char out[3] = {};
+  comm->Alltoallv(in, {3}, out, {3});
+  EXPECT_EQ(std::string(out, 3), "abc");
+  std::vector<float> rs(2);
+  comm->ReduceScatter(f.data(), {2}, rs.data());
+  EXPECT_EQ(rs, f);
 }
 
 TEST(Connect, RejectsBadOptions) {
@@ -93,19 +106,107 @@ uint64_t HashBytes(const void* p, size_t n) {
   return h;
 }
 
+// Counts failed checks, naming each in `out`.
+struct Checks {
+  std::ostream& out;
+  int bad = 0;
+  void operator()(bool ok, const char* what) {
+    if (!ok) {
+      out << "FAIL " << what << '\n';
+      ++bad;
+    }
+  }
+};
+
+// Every rank exited 0 and printed the same line starting with `key`.
+void ExpectSuccessAndSameLine(Ranks& ranks, int size, const std::string& key) {
+  const std::vector<int> status = ranks.Wait(60);
+  std::string first;
+  for (int r = 0; r < size; ++r) {
+    const std::string out = ranks.Output(r);
+    EXPECT_EQ(status[size_t(r)], 0) << "rank " << r << ": " << out;
+    const size_t at = out.find(key);
+    ASSERT_NE(at, std::string::npos) << out;
+    const std::string line = out.substr(at, out.find('\n', at) - at);
+    if (r == 0) first = line;
+    EXPECT_EQ(line, first) << "rank " << r << " has different bits";
+  }
+}
+
+// Alltoallv with uneven (and empty) blocks, ReduceScatter and the
+// log-sum-exp allreduce on 3 ranks.
+TEST(GlooCommunicator, AlltoallvReduceScatterLogSumExp) {
+  TempDir dir;
+  constexpr int kSize = 3;
+  Ranks ranks(dir.path(), kSize, [&](int r, std::ostream& out) {
+    auto comm = Connect(RankOptions(dir.path(), r, kSize, 10000));
+    Checks check{out};
+    // Rank r sends r + s ints to rank s (rank 0 sends nothing to itself),
+    // each the value 100 r + s.
+    std::vector<int> send;
+    std::vector<size_t> send_counts, recv_counts;
+    for (int s = 0; s < kSize; ++s) {
+      send_counts.push_back(size_t(r + s) * sizeof(int));
+      recv_counts.push_back(size_t(s + r) * sizeof(int));
+      for (int k = 0; k < r + s; ++k) send.push_back(100 * r + s);
+    }
+    std::vector<int> got(size_t(3 * r + 3));
+    comm->Alltoallv(send.data(), send_counts, got.data(), recv_counts);
+    std::vector<int> want;
+    for (int s = 0; s < kSize; ++s)
+      for (int k = 0; k < s + r; ++k) want.push_back(100 * s + r);
+    check(got == want, "alltoallv");
+    check(comm->stats().alltoall_bytes ==
+              (3 * uint64_t(r) + 3 - 2 * uint64_t(r)) * sizeof(int),
+          "alltoall bytes");
+
+    // Blocks of 5, 0 and 1000 floats.
+    const std::vector<size_t> counts = {5, 0, 1000};
+    std::vector<float> data(1005);
+    for (size_t i = 0; i < data.size(); ++i) data[i] = Value(r, i);
+    std::vector<float> mine(counts[size_t(r)]);
+    comm->ReduceScatter(data.data(), counts, mine.data());
+    const size_t first = r == 0 ? 0 : 5;
+    bool rs_ok = true;
+    for (size_t i = 0; i < mine.size(); ++i) {
+      float want_sum = Value(0, first + i);
+      for (int q = 1; q < kSize; ++q) want_sum += Value(q, first + i);
+      rs_ok &= mine[i] == want_sum;  // rank order: the same bits
+    }
+    check(rs_ok, "reduce-scatter");
+
+    // log(sum_r exp(x_r)): x_r = r + i, one -inf column.
+    std::vector<float> lf = {float(r), float(r) - 50.0f,
+                             -std::numeric_limits<float>::infinity()};
+    std::vector<double> ld = {double(r) * 10.0};
+    comm->Allreduce(lf.data(), lf.size(), ReduceOp::kLogSumExp);
+    comm->Allreduce(ld.data(), ld.size(), ReduceOp::kLogSumExp);
+    const double w0 = std::log(std::exp(0.0) + std::exp(1.0) + std::exp(2.0));
+    check(std::fabs(lf[0] - w0) < 1e-6, "lse float");
+    check(std::fabs(lf[1] - (w0 - 50.0)) < 1e-5, "lse float shifted");
+    check(lf[2] == -std::numeric_limits<float>::infinity(), "lse -inf");
+    check(std::fabs(ld[0] - (20.0 + std::log1p(std::exp(-10.0) + std::exp(-20.0)))) <
+              1e-12,
+          "lse double");
+    out << "lse-bits " << HashBytes(lf.data(), lf.size() * sizeof(float)) << '\n';
+    int64_t i64 = 1;
+    try {
+      comm->Allreduce(&i64, 1, ReduceOp::kLogSumExp);
+      check(false, "lse int64 throws");
+    } catch (const std::invalid_argument&) {
+    }
+    return check.bad;
+  });
+  ExpectSuccessAndSameLine(ranks, kSize, "lse-bits ");
+}
+
 TEST(GlooCommunicator, CollectivesOnThreeRanks) {
   TempDir dir;
   constexpr int kSize = 3;
   constexpr size_t kCount = 100003;  // not a multiple of the ring's chunking
   Ranks ranks(dir.path(), kSize, [&](int r, std::ostream& out) {
     auto comm = Connect(RankOptions(dir.path(), r, kSize, 10000));
-    int bad = 0;
-    auto check = [&](bool ok, const char* what) {
-      if (!ok) {
-        out << "FAIL " << what << '\n';
-        ++bad;
-      }
-    };
+    Checks check{out};
     check(comm->rank() == r && comm->size() == kSize, "rank/size");
 
     std::vector<float> f(kCount);
@@ -170,19 +271,9 @@ TEST(GlooCommunicator, CollectivesOnThreeRanks) {
     check(b == std::vector<double>(1000, 42.5), "broadcast");
     comm->Barrier();
     check(comm->stats().allreduce_bytes > 0 && comm->stats().calls > 0, "stats");
-    return bad;
+    return check.bad;
   });
-  const std::vector<int> status = ranks.Wait(60);
-  std::string hash;
-  for (int r = 0; r < kSize; ++r) {
-    const std::string out = ranks.Output(r);
-    EXPECT_EQ(status[size_t(r)], 0) << "rank " << r << ": " << out;
-    const size_t at = out.find("float-sum-hash ");
-    ASSERT_NE(at, std::string::npos) << out;
-    const std::string h = out.substr(at, out.find('\n', at) - at);
-    if (r == 0) hash = h;
-    EXPECT_EQ(h, hash) << "rank " << r << " has different bits of the sum";
-  }
+  ExpectSuccessAndSameLine(ranks, kSize, "float-sum-hash ");
 }
 
 // Ranks loop on allreduces of 1M floats. The parent waits until every rank

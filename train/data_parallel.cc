@@ -10,6 +10,7 @@
 #include <string>
 
 #include "dispatch/registry.h"
+#include "train/sharded_output.h"
 #include "train/trainer.h"
 
 namespace frugal::nn {
@@ -258,9 +259,10 @@ void ExchangeGradients(Model& model, comm::Communicator& comm,
                        ExchangeStats* stats) {
   ExchangeStats local;
   ExchangeStats& s = stats ? *stats : local;
-  const size_t L = model.num_layers();
+  const size_t L = options.num_layers ? std::min(options.num_layers, model.num_layers())
+                                      : model.num_layers();
   const int n = comm.size();
-  s.layers.assign(L, LayerExchange());
+  s.layers.assign(model.num_layers(), LayerExchange());
   using Clock = std::chrono::steady_clock;
   auto t0 = Clock::now();
   uint64_t sent = comm.stats().total_bytes();
@@ -292,7 +294,7 @@ void ExchangeGradients(Model& model, comm::Communicator& comm,
   charge();
 
   const auto axpy = dispatch::Axpy();
-  for (size_t l = 0; l < L; ++l) {
+  for (size_t l = options.first_layer; l < L; ++l) {
     charged = l;
     Layer& layer = model.layer(l);
     const LayerView v{&layer.w, &layer.b, l > 0};
@@ -432,7 +434,7 @@ SparseDataset Shard(const SparseDataset& data, int rank, int size,
   return out;
 }
 
-uint64_t WeightsHash(const Model& model, size_t first_layer) {
+uint64_t WeightsHash(const Model& model, size_t first_layer, size_t end_layer) {
   uint64_t h = 1469598103934665603ull;  // FNV-1a over the float bits
   auto mix = [&h](const std::vector<float>& v) {
     for (float f : v) {
@@ -441,7 +443,7 @@ uint64_t WeightsHash(const Model& model, size_t first_layer) {
       h = (h ^ bits) * 1099511628211ull;
     }
   };
-  for (size_t l = first_layer; l < model.num_layers(); ++l) {
+  for (size_t l = first_layer; l < std::min(end_layer, model.num_layers()); ++l) {
     mix(model.layer(l).w.w);
     mix(model.layer(l).b.w);
   }
@@ -449,7 +451,8 @@ uint64_t WeightsHash(const Model& model, size_t first_layer) {
 }
 
 void CheckReplicasIdentical(const Model& model, comm::Communicator& comm) {
-  const uint64_t h = WeightsHash(model);
+  const bool sharded = model.config().output_shard.sharded();
+  const uint64_t h = WeightsHash(model, 0, sharded ? model.num_layers() - 1 : size_t(-1));
   const std::vector<uint64_t> all = comm.Allgatherv(std::vector<uint64_t>{h});
   std::string differ;
   for (size_t r = 1; r < all.size(); ++r) {
@@ -468,6 +471,9 @@ namespace frugal::nn {
 EvalResult EvaluateRanks(const Model& model, const SparseDataset& data,
                          bool exact, size_t threads, comm::Communicator& comm) {
   if (comm.size() == 1) return Evaluate(model, data, exact, threads);
+  if (model.config().output_shard.sharded()) {
+    return EvaluateSharded(model, data, exact, threads, comm);
+  }
   const EvalResult mine = Evaluate(
       model, Shard(data, comm.rank(), comm.size(), false), exact, threads);
   // Sums of the per-sample figures, then means over every rank's samples.

@@ -44,6 +44,12 @@ struct ExchangeOptions {
   // slowest rank's phase-2 seconds for the layer. The choice then depends on
   // timings: identical on every rank, but not from run to run.
   double bandwidth = 0;
+  // 0: every layer. Otherwise only layers [0, num_layers) (the layers
+  // above, e.g. a label-sharded output, are not replicated).
+  size_t num_layers = 0;
+  // Layers below are not exchanged (a sharded input layer's state:
+  // train/sharded_input.h).
+  size_t first_layer = 0;
 };
 
 // The form a layer's gradient took in one step.
@@ -141,12 +147,15 @@ void ExchangeGradients(Model& model, comm::Communicator& comm,
 SparseDataset Shard(const SparseDataset& data, int rank, int size,
                     bool equal_sizes = true);
 
-// A hash of the bits of every weight and bias of the model's layers from
-// `first_layer` on (not the Adam moments): equal replicas have equal hashes.
-uint64_t WeightsHash(const Model& model, size_t first_layer = 0);
+// A hash of the bits of every weight and bias of the model's layers
+// [first_layer, end_layer) (not the Adam moments): equal replicas have
+// equal hashes.
+uint64_t WeightsHash(const Model& model, size_t first_layer = 0,
+                     size_t end_layer = size_t(-1));
 
 // Throws std::runtime_error naming the ranks whose WeightsHash differs from
-// rank 0's. A collective: every rank calls it.
+// rank 0's (a label-sharded output's layer not compared). A collective:
+// every rank calls it.
 void CheckReplicasIdentical(const Model& model, comm::Communicator& comm);
 
 }  // namespace frugal::nn

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "nn/serialize.h"
+#include "train/sharded_output.h"
 
 namespace frugal::nn {
 
@@ -118,7 +119,15 @@ FitResult Fit(Model& model, BatchSource& source, const TrainConfig& tc,
       state.batches_done == 0) {
     best.Take(model);
   }
+  // A sharded output: every rank saves its shard (train/sharded_output.h).
+  const bool sharded = comm != nullptr && tc.shard_output;
   auto checkpoint = [&] {
+    trainer.SyncShardedState();
+    if (sharded) {
+      state.SaveTo(model);
+      SaveShardedModel(model, fc.checkpoint_path, kWithOptimizerState, *comm);
+      return;
+    }
     if (!leader) return;
     state.SaveTo(model);
     SaveModel(model, fc.checkpoint_path, kWithOptimizerState);
@@ -181,6 +190,7 @@ FitResult Fit(Model& model, BatchSource& source, const TrainConfig& tc,
     }
     if (fc.validate) {
       report.validated = true;
+      trainer.SyncShardedState();
       report.metric = fc.validate(model);
       if (report.metric > state.best_metric || state.best_epoch == 0) {
         state.best_metric = report.metric;
@@ -191,7 +201,10 @@ FitResult Fit(Model& model, BatchSource& source, const TrainConfig& tc,
     }
     state.SaveTo(model);
     if (fc.checkpoint_each_epoch) checkpoint();
-    if (callbacks.on_epoch) callbacks.on_epoch(report);
+    if (callbacks.on_epoch) {
+      trainer.SyncShardedState();
+      callbacks.on_epoch(report);
+    }
     if (epoch + 1 < fc.epochs &&
         ((fc.validate && fc.patience > 0 &&
           epoch + 1 - state.best_epoch >= fc.patience) ||
@@ -200,6 +213,7 @@ FitResult Fit(Model& model, BatchSource& source, const TrainConfig& tc,
       break;
     }
   }
+  trainer.SyncShardedState();
   if (keep_best && !best.blocks.empty() && state.best_epoch != state.epochs_done) {
     best.Restore(model);
   }

@@ -1,5 +1,6 @@
 #include "train/settings.h"
 
+#include <cctype>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
@@ -25,6 +26,10 @@ const std::vector<SettingInfo>& TrainSettingList() {
        "Gbit/s of a rank's link, for auto (0: fewest bytes)"},
       {"checkpoint-every", "checkpoint_every", "0",
        "steps between checkpoints (0: none)"},
+      {"shard-output", "shard_output", "false",
+       "data-parallel: each rank holds 1/N of the output layer"},
+      {"shard-input", "shard_input", "false",
+       "data-parallel: input-layer rows owned by rank (feature mod N)"},
   };
   return list;
 }
@@ -58,6 +63,20 @@ double ParseSettingReal(const std::string& name, const std::string& v,
   }
   return x;
 }
+
+namespace {
+
+// "" (a bare flag), true/1/on/yes or false/0/off/no, any case.
+bool ParseBool(const std::string& name, const std::string& v) {
+  std::string l;
+  for (char c : v) l += char(std::tolower(static_cast<unsigned char>(c)));
+  if (l.empty() || l == "true" || l == "1" || l == "on" || l == "yes") return true;
+  if (l == "false" || l == "0" || l == "off" || l == "no") return false;
+  BadSetting(name, "true or false", v);
+  return false;
+}
+
+}  // namespace
 
 void ApplyTrainSetting(const std::string& name, const std::string& value,
                        TrainSettings* s) {
@@ -101,6 +120,10 @@ void ApplyTrainSetting(const std::string& name, const std::string& value,
     tc.exchange_bandwidth = ParseSettingReal(n, value, false) * 1e9 / 8;  // bytes/s
   } else if (key == "checkpoint-every") {
     fc.checkpoint_every = ParseSettingCount(n, value, false);
+  } else if (key == "shard-output") {
+    tc.shard_output = ParseBool(n, value);
+  } else if (key == "shard-input") {
+    tc.shard_input = ParseBool(n, value);
   }
 }
 

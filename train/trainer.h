@@ -44,6 +44,16 @@ struct TrainConfig {
   // Bytes per second of a rank's link, for kAuto (ExchangeOptions::bandwidth);
   // 0: auto picks the fewest bytes.
   double exchange_bandwidth = 0;
+  // Data-parallel with a label-sharded output (train/sharded_output.h): the
+  // model is rank comm->rank()'s shard (ShardConfig). Ignored on one rank.
+  bool shard_output = false;
+  // Data-parallel: layer 0's rows owned by rank feature % n, fetched before
+  // use and updated by their owner (train/sharded_input.h); Fit calls
+  // SyncShardedState before the whole model is read. Ignored on one rank.
+  bool shard_input = false;
+  // With shard_output: exchange the replicated layers' gradients on another
+  // thread while the output shard's gradient accumulates (same results).
+  bool overlap_exchange = true;
 };
 
 struct BatchStats {
@@ -61,6 +71,16 @@ struct BatchStats {
   uint64_t exchange_bytes = 0, exchange_dense_bytes = 0;
   // Distinct output-layer rows the step updated (summed over steps).
   size_t output_rows_updated = 0;
+  // Data-parallel: bytes this rank sent for the output layer (replicated:
+  // its gradient; sharded: hidden vectors, labels, normalisers and the
+  // hidden vectors' gradients), and a dense allreduce of its whole gradient.
+  uint64_t output_exchange_bytes = 0, output_dense_bytes = 0;
+  // With TrainConfig::shard_input: bytes this rank sent for layer 0 (rows
+  // fetched, gradients pushed, the bias).
+  uint64_t input_exchange_bytes = 0;
+  // With a sharded output: seconds of the replicated layers' exchange that
+  // ran while the output shard's gradient accumulated (overlapped).
+  double overlap_s = 0;
 
   void Add(const BatchStats& b) {
     samples += b.samples;
@@ -74,6 +94,10 @@ struct BatchStats {
     exchange_bytes += b.exchange_bytes;
     exchange_dense_bytes += b.exchange_dense_bytes;
     output_rows_updated += b.output_rows_updated;
+    output_exchange_bytes += b.output_exchange_bytes;
+    output_dense_bytes += b.output_dense_bytes;
+    input_exchange_bytes += b.input_exchange_bytes;
+    overlap_s += b.overlap_s;
   }
 };
 
@@ -93,6 +117,11 @@ class Trainer {
   // communicator every rank calls it once per step (a collective).
   BatchStats TrainBatch(const SparseDataset& batch, float lr);
 
+  // With TrainConfig::shard_input: makes every rank's copy of the input
+  // layer current (a collective); otherwise nothing. Call before reading the
+  // whole model (evaluation, saving).
+  void SyncShardedState();
+
   // Per layer, how the last batch's gradients crossed the ranks.
   const ExchangeStats& last_exchange() const;
 
@@ -107,6 +136,10 @@ class Trainer {
 
  private:
   struct Impl;
+  // TrainBatch's phase 1 with a sharded output; returns the seconds spent
+  // in collectives.
+  double ShardedForwardBackward(const SparseDataset& batch, uint64_t step,
+                                BatchStats& stats);
   Model& model_;
   TrainConfig config_;
   size_t threads_;
@@ -139,6 +172,15 @@ void PredictBatch(const Model& model, size_t n,
                   const std::function<SparseRow(size_t)>& row, size_t k,
                   bool exact, size_t threads, uint32_t* labels, float* scores,
                   double* candidate_recall = nullptr);
+
+// PredictBatch's top 5 of every row of `data` (5 slots per row).
+void PredictTop5(const Model& model, const SparseDataset& data, bool exact,
+                 size_t threads, std::vector<uint32_t>* labels,
+                 std::vector<float>* scores, double* candidate_recall);
+
+// P@1..5 and R@5 of top-5 predictions: top[i * 5, (i + 1) * 5) for row i of
+// `data`, best first (kNoLabel: none). seconds and candidate_recall unset.
+EvalResult ScoreTop5(const SparseDataset& data, const uint32_t* top);
 
 // Evaluates top-5 predictions of `model` on `data` (exact: every output
 // neuron scored; otherwise LSH-selected), parallel over `threads`.
