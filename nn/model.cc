@@ -291,6 +291,10 @@ void Model::ForwardLayers(const SparseRow& x, Mode mode, uint64_t pad_seed,
 void Model::Predict(const SparseRow& x, size_t k, bool exact, Activations& a,
                     std::vector<uint32_t>& labels,
                     std::vector<float>& scores) const {
+  if (!memory_.empty() && memory_.blend() >= 1.0f) {  // the memory alone
+    memory_.Query(x, k, a.memory, labels, scores);
+    return;
+  }
   Forward(x, exact ? Mode::kExact : Mode::kInference, 0, a);
   LayerState& o = a.layers.back();
   if (o.m < k && o.m < output().config.width) {

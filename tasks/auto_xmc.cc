@@ -26,9 +26,10 @@ size_t FloorPow2(double x) {
   return p;
 }
 
-// Label-memory blends tried on validation rows (0 first: ties keep the
-// network alone), and the validation rows they are scored on at most.
-constexpr float kMemoryBlends[] = {0.0f, 0.1f, 0.25f, 0.5f, 0.75f, 0.9f, 1.0f};
+// Label-memory blends tried on validation rows, the cheaper predictions
+// first (0: the network alone, 1: the memory alone), so that ties keep
+// them; and the validation rows they are scored on at most.
+constexpr float kMemoryBlends[] = {0.0f, 1.0f, 0.1f, 0.25f, 0.5f, 0.75f, 0.9f};
 constexpr size_t kMemoryProbeRows = 5000;
 
 struct Candidate {
