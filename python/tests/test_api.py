@@ -299,3 +299,24 @@ def test_sharded_output_trains_saves_and_loads(tmp_path):
                                             "rdv"]
     with pytest.raises(ValueError, match="expected True or False"):
         whole.train(X, y, shard_output="yes")
+
+
+def test_shard_input_equals_the_replicated_rows_exchange(tmp_path):
+    """shard_input=True (input-layer rows updated by their owner rank)
+    trains the weights the replicated sparse-rows exchange does, bit for
+    bit; both replicas stay identical."""
+    X, y = separable(n=400, features=40, classes=5)
+
+    def train(shard_input, rdv):
+        rdv.mkdir()
+
+        def rank(comm):
+            model = frugal.Model(40, [frugal.Layer(16), frugal.Layer(5, "softmax")])
+            model.train(X[comm.rank::2], y[comm.rank::2], epochs=2, batch_size=16, threads=1,
+                        comm=comm, exchange="sparse", shard_input=shard_input)
+            return model.weights_hash()
+        return on_two_ranks(rdv, rank)
+
+    owned = train(True, tmp_path / "owned")
+    assert owned[0] == owned[1]
+    assert owned == train(False, tmp_path / "replicated")
