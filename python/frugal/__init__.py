@@ -137,6 +137,13 @@ def _setting_text(value) -> str:
     return str(value)
 
 
+def _flag_text(value) -> str:
+    """A true/false setting as train/settings.h parses it."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"expected True or False, got {value!r}")
+    return "true" if value else "false"
+
+
 def _classifier_setting_text(value) -> str:
     """A text classifier setting as tasks/classifier_settings.h parses it."""
     if isinstance(value, bool):
@@ -173,18 +180,26 @@ class Model:
                                                     int(hidden), float(sparsity), int(seed)))
 
     @classmethod
-    def load(cls, path: str) -> "Model":
-        return cls(0, [], _impl=_frugal._Model.load(os.fspath(path)))
+    def load(cls, path: str, comm: Communicator | None = None) -> "Model":
+        """A model file, or a label-sharded model saved under `path` (its
+        manifest ``path + ".shards"``): with ``comm`` (the ranks that train
+        it on, as many as saved it) this rank's shard, else the shards
+        assembled into the whole model for evaluation and prediction."""
+        return cls(0, [], _impl=_frugal._Model.load(os.fspath(path), comm))
 
-    def save(self, path: str, optimizer_state: bool = True) -> None:
-        """Writes atomically (temporary file, fsync, rename)."""
-        self._m.save(os.fspath(path), bool(optimizer_state))
+    def save(self, path: str, optimizer_state: bool = True,
+             comm: Communicator | None = None) -> None:
+        """Writes atomically (temporary file, fsync, rename). A label-sharded
+        model (``output_shard`` set) is saved by every rank with ``comm``: one
+        file per shard, then the manifest ``path + ".shards"``, written last."""
+        self._m.save(os.fspath(path), bool(optimizer_state), comm)
 
     def train(self, data, y=None, *, epochs: int = 1, total_epochs: int | None = None,
               batch_size: int = 256, lr: float = 1e-3, weight_decay: float = 0.0,
               schedule: str = "linear", threads: int = 0, seed: int = 1,
               comm: Communicator | None = None, exchange: str = "auto",
-              exchange_bandwidth: float = 0.0, on_epoch=None) -> list:
+              exchange_bandwidth: float = 0.0, shard_output: bool = False,
+              shard_input: bool = False, on_epoch=None) -> list:
         """Trains `epochs` more epochs, continuing the model's run.
 
         Parameters
@@ -208,6 +223,15 @@ class Model:
             ``exchange`` (auto, dense, sparse, factors) and
             ``exchange_bandwidth`` (Gbit/s; 0: auto picks the fewest bytes) as
             ``frugal train --exchange`` and ``--exchange-bandwidth``.
+        shard_output : bool
+            With ``comm``: each rank holds 1/N of the output layer's labels
+            (``frugal train --shard-output``). A whole model becomes this
+            rank's shard on the first call (``output_shard``); save, evaluate
+            it with ``comm`` on every rank, or load the saved manifest whole
+            to predict.
+        shard_input : bool
+            With ``comm``: the input layer's rows are updated by their owner
+            rank (``--shard-input``); the model stays whole.
         on_epoch : callable, optional
             Called with each epoch's dict as the epoch ends (e.g. to report to
             Ray Train or save a checkpoint); an exception it raises stops
@@ -225,12 +249,17 @@ class Model:
                     "exchange_bandwidth": exchange_bandwidth}
         if total_epochs is not None:
             settings["total_epochs"] = total_epochs
-        return self._m.train(ds, {k: _setting_text(v) for k, v in settings.items()},
-                             int(seed), comm, on_epoch)
+        texts = {k: _setting_text(v) for k, v in settings.items()}
+        texts["shard_output"] = _flag_text(shard_output)
+        texts["shard_input"] = _flag_text(shard_input)
+        return self._m.train(ds, texts, int(seed), comm, on_epoch)
 
-    def evaluate(self, data, y=None, *, exact: bool = False, threads: int = 0) -> dict:
-        """Precision@1/3/5 and recall@5 of the top-5 predictions."""
-        return self._m.evaluate(_as_dataset(data, y, self), bool(exact), int(threads))
+    def evaluate(self, data, y=None, *, exact: bool = False, threads: int = 0,
+                 comm: Communicator | None = None) -> dict:
+        """Precision@1/3/5 and recall@5 of the top-5 predictions. With
+        ``comm``, every rank calls it on the same data: each ranks its share
+        of the rows, or a label-sharded model's shards merge their top 5."""
+        return self._m.evaluate(_as_dataset(data, y, self), bool(exact), int(threads), comm)
 
     def predict(self, X, k: int = 5, *, exact: bool = False, threads: int = 0):
         """Top-k labels (int64, -1 where fewer exist) and scores (float32),
@@ -240,6 +269,9 @@ class Model:
 
     input_dim = property(lambda self: self._m.input_dim)
     output_dim = property(lambda self: self._m.output_dim)
+    output_shard = property(
+        lambda self: self._m.output_shard,
+        doc="None, or a label-sharded model's (first label, labels held, total)")
     step = property(lambda self: self._m.step, doc="Adam steps taken")
     metadata = property(lambda self: self._m.metadata)
     epochs_done = property(lambda self: self._m.epochs_done,

@@ -20,6 +20,14 @@ workers so all replicas stay identical.
                   scaling_config=ScalingConfig(num_workers=2),
                   run_config=RunConfig(failure_config=FailureConfig(max_failures=2))).fit()
 
+With FrugalTrainer(..., shard_output=True) the output layer is sharded by
+label over the workers instead (frugal train --shard-output): the training
+function passes shard_output=frugal.ray.shard_output() to Model.train, each
+worker trains its 1/N of the labels, report() checkpoints every worker's
+shard file plus the manifest (model.bin.shards), and load_checkpoint()
+gives a restarted worker its shard back. Model.load(path) of a checkpoint's
+model.bin assembles the whole model (e.g. on the driver, to predict).
+
 Rendezvous goes through a directory every worker can reach (a FileStore):
 by default a fresh temporary directory on the node that starts the group,
 which serves a single-node cluster; on several nodes give a shared
@@ -28,6 +36,7 @@ filesystem path or a redis:// URL in FrugalConfig(rendezvous=...).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import tempfile
@@ -52,19 +61,22 @@ else:
     from ray.train.data_parallel_trainer import DataParallelTrainer
 
 __all__ = ["FrugalConfig", "FrugalTrainer", "get_communicator", "load_checkpoint",
-           "report", "shard"]
+           "report", "shard", "shard_output"]
 
 _MODEL_FILE = "model.bin"
 _STATE_FILE = "state.json"
 
-# This worker process's communicator (set by the backend's on_start).
+# This worker process's communicator and the trainer's shard_output (set by
+# the backend's on_start).
 _comm = None
+_shard_output = False
 
 
 def _connect_worker(rank: int, size: int, rendezvous: str, run_id: str,
-                    timeout: float) -> None:
-    global _comm
+                    timeout: float, shard_output: bool = False) -> None:
+    global _comm, _shard_output
     _comm = None
+    _shard_output = bool(shard_output)
     _comm = connect(rank=rank, size=size, rendezvous=rendezvous, run_id=run_id,
                     hostname=ray.util.get_node_ip_address(), timeout=timeout)
 
@@ -83,6 +95,8 @@ class FrugalConfig(BackendConfig):
 
     rendezvous: str = ""
     timeout: float = 60.0
+    # Label-sharded output layer (FrugalTrainer's shard_output).
+    shard_output: bool = False
 
     @property
     def backend_cls(self):
@@ -97,7 +111,8 @@ class _FrugalBackend(Backend):
         run_id = uuid.uuid4().hex  # a fresh prefix for every (re)start
         futures = [
             worker_group.execute_single_async(i, _connect_worker, i, size, rendezvous,
-                                              run_id, backend_config.timeout)
+                                              run_id, backend_config.timeout,
+                                              backend_config.shard_output)
             for i in range(size)
         ]
         ray.get(futures)
@@ -108,12 +123,16 @@ class _FrugalBackend(Backend):
 
 class FrugalTrainer(DataParallelTrainer):
     """A DataParallelTrainer with frugal's communicator set up on every
-    worker (FrugalConfig() unless backend_config says otherwise)."""
+    worker (FrugalConfig() unless backend_config says otherwise).
+    shard_output=True: the workers shard the output layer by label (the
+    training function reads it with shard_output())."""
 
     def __init__(self, train_loop_per_worker, *, backend_config: FrugalConfig | None = None,
-                 **kwargs):
-        super().__init__(train_loop_per_worker,
-                         backend_config=backend_config or FrugalConfig(), **kwargs)
+                 shard_output: bool = False, **kwargs):
+        config = backend_config or FrugalConfig()
+        if shard_output:
+            config = dataclasses.replace(config, shard_output=True)
+        super().__init__(train_loop_per_worker, backend_config=config, **kwargs)
 
 
 def get_communicator():
@@ -123,6 +142,12 @@ def get_communicator():
         raise RuntimeError("no frugal communicator: call inside a FrugalTrainer's "
                            "training function")
     return _comm
+
+
+def shard_output() -> bool:
+    """The trainer's shard_output (inside a FrugalTrainer's training
+    function): pass it to Model.train."""
+    return _shard_output
 
 
 def shard(X, y=None):
@@ -143,24 +168,32 @@ def shard(X, y=None):
 
 def report(metrics: dict, model: Model, epoch: int) -> None:
     """Reports `metrics` from every worker, with a checkpoint of `model`
-    (replicas are identical: worker 0 writes it) after `epoch` epochs."""
-    if ray.train.get_context().get_world_rank() != 0:
+    after `epoch` epochs: replicas are identical, so worker 0 writes it; a
+    label-sharded model is written by every worker (its shard file; worker
+    0 also the manifest), and Ray gathers the files into one checkpoint."""
+    rank = ray.train.get_context().get_world_rank()
+    sharded = model.output_shard is not None
+    if rank != 0 and not sharded:
         ray.train.report(metrics)
         return
     with tempfile.TemporaryDirectory(prefix="frugal-ckpt-") as d:
-        model.save(os.path.join(d, _MODEL_FILE))
-        with open(os.path.join(d, _STATE_FILE), "w") as f:
-            json.dump({"epoch": int(epoch)}, f)
+        model.save(os.path.join(d, _MODEL_FILE), comm=get_communicator() if sharded else None)
+        if rank == 0:
+            with open(os.path.join(d, _STATE_FILE), "w") as f:
+                json.dump({"epoch": int(epoch)}, f)
         ray.train.report(metrics, checkpoint=ray.train.Checkpoint.from_directory(d))
 
 
 def load_checkpoint():
-    """(model, epochs done) from the run's latest checkpoint, or (None, 0)."""
+    """(model, epochs done) from the run's latest checkpoint, or (None, 0).
+    A label-sharded checkpoint gives this worker its shard when the trainer
+    shards the output, else the whole model."""
     ckpt = ray.train.get_checkpoint()
     if ckpt is None:
         return None, 0
     with ckpt.as_directory() as d:
-        model = Model.load(os.path.join(d, _MODEL_FILE))
+        model = Model.load(os.path.join(d, _MODEL_FILE),
+                           comm=get_communicator() if _shard_output else None)
         with open(os.path.join(d, _STATE_FILE)) as f:
             epoch = int(json.load(f)["epoch"])
     return model, epoch

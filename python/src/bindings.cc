@@ -20,6 +20,8 @@
 #include <string_view>
 #include <vector>
 
+#include <unistd.h>
+
 #include "comm/communicator.h"
 #include "tasks/auto_xmc.h"
 #include "tasks/classifier.h"
@@ -32,6 +34,7 @@
 #include "data/batch_source.h"
 #include "train/fit.h"
 #include "train/settings.h"
+#include "train/sharded_output.h"
 #include "train/trainer.h"
 
 namespace py = pybind11;
@@ -206,14 +209,41 @@ class PyModel {
     return py::make_tuple(PyModel(std::move(m)), report);
   }
 
-  static PyModel Load(const std::string& path) {
+  // A model file; or, when `path` is not a file but a label-sharded model's
+  // manifest "<path>.shards" exists (train/sharded_output.h): with `comm`
+  // of more than one rank, this rank's shard (to continue training); else
+  // every shard assembled into the whole model (to evaluate or predict in
+  // one process).
+  static PyModel Load(const std::string& path, comm::Communicator* comm) {
+    py::gil_scoped_release release;
+    if (::access(path.c_str(), F_OK) != 0 &&
+        ::access(nn::ShardManifestPath(path).c_str(), F_OK) == 0) {
+      if (comm != nullptr && comm->size() > 1) {
+        return PyModel(nn::LoadShardedModel(path, comm->rank(), comm->size()));
+      }
+      return PyModel(nn::LoadShardsAsWhole(path));
+    }
     return PyModel(nn::LoadModel(path));
   }
 
-  void Save(const std::string& path, bool optimizer_state) const {
+  // A label-sharded model is saved by every rank of `comm` (a collective):
+  // its shard file, then rank 0's manifest "<path>.shards".
+  void Save(const std::string& path, bool optimizer_state,
+            comm::Communicator* comm) const {
+    const uint32_t flags =
+        optimizer_state ? nn::kWithOptimizerState : nn::kWeightsOnly;
+    if (sharded()) {
+      if (comm == nullptr || comm->size() < 2) {
+        throw std::invalid_argument(
+            "a label-sharded model is saved by every rank: pass comm= (its "
+            "ranks' communicator)");
+      }
+      py::gil_scoped_release release;
+      nn::SaveShardedModel(*model_, path, flags, *comm);
+      return;
+    }
     py::gil_scoped_release release;
-    nn::SaveModel(*model_, path,
-                  optimizer_state ? nn::kWithOptimizerState : nn::kWeightsOnly);
+    nn::SaveModel(*model_, path, flags);
   }
 
   // `settings` (Python names of train/settings.h, values as text) more
@@ -231,6 +261,18 @@ class PyModel {
     nn::TrainSettings s = nn::DefaultTrainSettings();
     for (const auto& [name, value] : settings) nn::ApplyTrainSetting(name, value, &s);
     s.train.comm = comm;
+    const bool shard = s.train.shard_output && comm != nullptr && comm->size() > 1;
+    if (sharded() && !shard) {
+      throw std::invalid_argument(
+          "a label-sharded model trains with shard_output=True and comm= of "
+          "its ranks");
+    }
+    if (shard && !sharded()) {
+      // Every rank holds the same whole model: keep this rank's shard.
+      py::gil_scoped_release release;
+      nn::CheckReplicasIdentical(*model_, *comm);
+      model_ = nn::ExtractShard(*model_, comm->rank(), comm->size());
+    }
     s.fit.epochs += size_t(nn::FitState::Of(*model_).epochs_done);
     py::list epochs_out;
     {
@@ -254,13 +296,22 @@ class PyModel {
     return epochs_out;
   }
 
-  py::dict Evaluate(const nn::SparseDataset& data, bool exact,
-                    size_t threads) const {
+  // With `comm`, a collective over its ranks (nn::EvaluateRanks): each
+  // ranks its rows, or, a label-sharded model, every rank scores every row
+  // with its shard and the shards' top 5 are merged.
+  py::dict Evaluate(const nn::SparseDataset& data, bool exact, size_t threads,
+                    comm::Communicator* comm) const {
     CheckShape(data);
+    if (sharded() && comm == nullptr) {
+      throw std::invalid_argument(
+          "a label-sharded model evaluates with comm= (every rank), or "
+          "loaded whole: Model.load(path) of its saved manifest");
+    }
     nn::EvalResult e;
     {
       py::gil_scoped_release release;
-      e = nn::Evaluate(*model_, data, exact, threads);
+      e = comm != nullptr ? nn::EvaluateRanks(*model_, data, exact, threads, *comm)
+                          : nn::Evaluate(*model_, data, exact, threads);
     }
     return EvalDict(e);
   }
@@ -271,6 +322,11 @@ class PyModel {
                     const Array<uint32_t>& indices, const Array<float>& values,
                     size_t k, bool exact, size_t threads) const {
     if (k == 0) throw std::invalid_argument("k must be positive");
+    if (sharded()) {
+      throw std::invalid_argument(
+          "a label-sharded model holds only some labels: save it (every "
+          "rank, comm=) and predict with Model.load(path), the whole model");
+    }
     const CsrView x(indptr, indices, values, model_->input_dim(), "features");
     std::vector<uint32_t> labels(x.rows * k);
     Array<float> scores({py::ssize_t(x.rows), py::ssize_t(k)});
@@ -291,6 +347,12 @@ class PyModel {
 
   size_t input_dim() const { return model_->input_dim(); }
   size_t output_dim() const { return model_->output_dim(); }
+  // None, or the label-sharded output's (first label, labels held, total).
+  py::object output_shard() const {
+    if (!sharded()) return py::none();
+    const nn::OutputShard& o = model_->config().output_shard;
+    return py::make_tuple(o.first, model_->output().config.width, o.total);
+  }
   uint64_t step() const { return model_->step(); }
   // The user's metadata: without the run's position (FitState, "fit.*").
   std::map<std::string, std::string> metadata() const {
@@ -323,6 +385,8 @@ class PyModel {
           std::to_string(model_->output_dim()));
     }
   }
+
+  bool sharded() const { return model_->config().output_shard.sharded(); }
 
   std::unique_ptr<nn::Model> model_;
 };
@@ -542,15 +606,18 @@ PYBIND11_MODULE(_frugal, m) {
   py::class_<PyModel>(m, "_Model")
       .def_static("create", &PyModel::Create)
       .def_static("auto", &PyModel::Auto)
-      .def_static("load", &PyModel::Load)
+      .def_static("load", &PyModel::Load, py::arg("path"), py::arg("comm").none(true))
       .def_static("train_auto", &PyModel::TrainAuto, py::arg("train"),
                   py::arg("valid").none(true), py::arg("settings"))
-      .def("save", &PyModel::Save)
+      .def("save", &PyModel::Save, py::arg("path"), py::arg("optimizer_state"),
+           py::arg("comm").none(true))
       .def("train", &PyModel::Train)
-      .def("evaluate", &PyModel::Evaluate)
+      .def("evaluate", &PyModel::Evaluate, py::arg("data"), py::arg("exact"),
+           py::arg("threads"), py::arg("comm").none(true))
       .def("predict", &PyModel::Predict)
       .def_property_readonly("input_dim", &PyModel::input_dim)
       .def_property_readonly("output_dim", &PyModel::output_dim)
+      .def_property_readonly("output_shard", &PyModel::output_shard)
       .def_property_readonly("step", &PyModel::step)
       .def_property_readonly("metadata", &PyModel::metadata)
       .def_property_readonly("epochs_done", &PyModel::epochs_done)

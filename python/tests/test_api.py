@@ -237,3 +237,86 @@ def test_resumed_run_equals_an_uninterrupted_one(tmp_path):
     assert resumed.epochs_done == 3
     resumed.train(train, epochs=3, total_epochs=6, batch_size=128, threads=2)
     assert resumed.weights_hash() == whole.weights_hash()
+
+
+def on_two_ranks(tmp_path, fn):
+    """fn(comm) on ranks 0 and 1 of a communicator, one thread each (the
+    C++ calls release the GIL); returns their results."""
+    results, errors = [None, None], []
+
+    def rank(r):
+        try:
+            comm = frugal.connect(rank=r, size=2, rendezvous=f"file://{tmp_path}",
+                                  run_id="py", timeout=60)
+            results[r] = fn(comm)
+        except BaseException as e:  # noqa: BLE001 (reported below)
+            errors.append(e)
+
+    threads = [threading.Thread(target=rank, args=(r,)) for r in (0, 1)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
+    return results
+
+
+def test_sharded_output_trains_saves_and_loads(tmp_path):
+    """shard_output=True: each rank keeps its half of the labels; saved
+    with comm, the manifest loads as each rank's shard (comm) or as the
+    whole model, which evaluates as the ranks' merged top 5 do."""
+    X, y = separable(n=400, features=40, classes=5)
+    path = str(tmp_path / "m.bin")
+    rdv = tmp_path / "rdv"
+    rdv.mkdir()
+
+    def train(comm):
+        model = frugal.Model(40, [frugal.Layer(16), frugal.Layer(5, "softmax")])
+        Xs, ys = X[comm.rank::2], y[comm.rank::2]
+        model.train(Xs, ys, epochs=10, batch_size=16, lr=0.01, threads=1, comm=comm,
+                    shard_output=True)
+        with pytest.raises(ValueError, match="every rank"):
+            model.save(path)
+        with pytest.raises(ValueError, match="holds only some labels"):
+            model.predict(Xs[:1])
+        model.save(path, comm=comm)
+        p1 = model.evaluate(X, y, exact=True, comm=comm)["p@1"]
+        again = frugal.Model.load(path, comm=comm)
+        return model.output_shard, again.output_shard, model.weights_hash(), \
+            again.weights_hash(), again.step == model.step > 0, p1
+
+    results = on_two_ranks(rdv, train)
+    assert [r[0] for r in results] == [(0, 3, 5), (3, 2, 5)]
+    assert all(r[0] == r[1] and r[2] == r[3] and r[4] for r in results)
+    whole = frugal.Model.load(path)
+    assert whole.output_shard is None and whole.output_dim == 5
+    assert abs(whole.evaluate(X, y, exact=True)["p@1"] - results[0][5]) <= 1e-9
+    assert results[0][5] > 0.9
+    step = whole.step
+    assert sorted(os.listdir(tmp_path)) == [f"m.bin.shard-0-of-2.step-{step}",
+                                            f"m.bin.shard-1-of-2.step-{step}", "m.bin.shards",
+                                            "rdv"]
+    with pytest.raises(ValueError, match="expected True or False"):
+        whole.train(X, y, shard_output="yes")
+
+
+def test_shard_input_equals_the_replicated_rows_exchange(tmp_path):
+    """shard_input=True (input-layer rows updated by their owner rank)
+    trains the weights the replicated sparse-rows exchange does, bit for
+    bit; both replicas stay identical."""
+    X, y = separable(n=400, features=40, classes=5)
+
+    def train(shard_input, rdv):
+        rdv.mkdir()
+
+        def rank(comm):
+            model = frugal.Model(40, [frugal.Layer(16), frugal.Layer(5, "softmax")])
+            model.train(X[comm.rank::2], y[comm.rank::2], epochs=2, batch_size=16, threads=1,
+                        comm=comm, exchange="sparse", shard_input=shard_input)
+            return model.weights_hash()
+        return on_two_ranks(rdv, rank)
+
+    owned = train(True, tmp_path / "owned")
+    assert owned[0] == owned[1]
+    assert owned == train(False, tmp_path / "replicated")
