@@ -292,6 +292,7 @@ void Model::Predict(const SparseRow& x, size_t k, bool exact, Activations& a,
                     std::vector<uint32_t>& labels,
                     std::vector<float>& scores) const {
   if (!memory_.empty() && memory_.blend() >= 1.0f) {  // the memory alone
+    a.layers.clear();  // no layer computed
     memory_.Query(x, k, a.memory, labels, scores);
     return;
   }

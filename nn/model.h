@@ -194,7 +194,8 @@ class Model {
   // with a label memory of blend b > 0 they are (1 - b) x the network's
   // probability (softmax over the computed neurons, or sigmoid) + b x the
   // memory's cosine, over the union of both candidate sets (b = 1: the
-  // memory alone, the network not computed). Thread-safe;
+  // memory alone, the network not computed: a.layers is left empty).
+  // Thread-safe;
   // allocates nothing once `a` and the outputs have warmed up. A sharded
   // output ranks its own neurons only (global ids).
   void Predict(const SparseRow& x, size_t k, bool exact, Activations& a,

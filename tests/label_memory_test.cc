@@ -15,6 +15,7 @@
 #include "nn/label_memory.h"
 #include "nn/model.h"
 #include "nn/serialize.h"
+#include "train/trainer.h"
 
 namespace frugal::nn {
 namespace {
@@ -185,6 +186,20 @@ TEST(LabelMemory, PredictBlendsItAndModelFilesKeepIt) {
     ASSERT_EQ(blended.size(), 1u);
     EXPECT_NEAR(blended_s[0], best, 1e-5);
     EXPECT_NEAR(want.at(blended[0]), best, 1e-5);
+  }
+
+  // Evaluation through PredictBatch: the memory alone computes no layer
+  // (no LSH candidates to count), a blend counts the network's.
+  for (const float b : {1.0f, 0.5f, 0.0f}) {
+    model.label_memory().set_blend(b);
+    const EvalResult e = Evaluate(model, d, false, 2);
+    EXPECT_EQ(e.samples, d.size());
+    if (b >= 1.0f) {
+      EXPECT_EQ(e.candidate_recall, -1.0);
+      EXPECT_GT(e.p_at[1], 0.5);  // the training rows' own labels
+    } else {
+      EXPECT_GE(e.candidate_recall, 0.0);
+    }
   }
 
   model.label_memory().set_blend(0.25f);

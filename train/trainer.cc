@@ -750,7 +750,7 @@ void PredictBatch(const Model& model, size_t n,
           for (size_t i = r.begin(); i < r.end(); ++i) {
             const SparseRow x = row(i);
             model.Predict(x, k, exact, l.act, l.labels, l.scores);
-            if (sampled && !x.labels.empty()) {
+            if (sampled && !x.labels.empty() && !l.act.layers.empty()) {
               const Model::LayerState& o = l.act.layers.back();
               size_t found = 0;
               for (const uint32_t y : x.labels) {

@@ -167,7 +167,9 @@ constexpr uint32_t kNoLabel = 0xFFFFFFFFu;
 // `threads` (0: all cores); row() is called concurrently. With
 // `candidate_recall` (LSH scoring of a sampled output), *candidate_recall
 // gets the mean over rows with labels of the fraction of row(i).labels
-// among the scored candidates (-1 when nothing was sampled).
+// among the network's scored candidates (-1 when nothing was sampled, as
+// for a model predicting with its label memory alone; a blend's memory
+// candidates are not counted).
 void PredictBatch(const Model& model, size_t n,
                   const std::function<SparseRow(size_t)>& row, size_t k,
                   bool exact, size_t threads, uint32_t* labels, float* scores,
