@@ -488,9 +488,11 @@ int RunTrainAuto(const Options& o, const nn::SparseDataset& train,
     for (const nn::CandidateReport& c : r.candidates) {
       std::printf("{\"candidate\": {\"loss\": \"%s\", \"lr\": %g, \"hidden\": %zu, "
                   "\"batch\": %zu}, \"epochs\": %zu, \"best_epoch\": %zu, "
-                  "\"valid_p@1\": %.6f, \"seconds\": %.2f, \"survived\": %s}\n",
+                  "\"valid_p@1\": %.6f, \"seconds\": %.2f, \"survived\": %s, "
+                  "\"train_label_recall\": %.6f}\n",
                   c.loss.c_str(), double(c.lr), c.hidden, c.batch, c.epochs_run,
-                  c.best_epoch, c.valid_p1, c.seconds, c.survived ? "true" : "false");
+                  c.best_epoch, c.valid_p1, c.seconds, c.survived ? "true" : "false",
+                  c.label_recall);
     }
   } else {
     std::printf("candidate             epochs  best  valid P@1  seconds\n");
@@ -498,6 +500,10 @@ int RunTrainAuto(const Options& o, const nn::SparseDataset& train,
       std::printf("%-7s lr %-8g %6zu %5zu %10.4f %8.1f%s\n", c.loss.c_str(),
                   double(c.lr), c.epochs_run, c.best_epoch, c.valid_p1, c.seconds,
                   c.survived ? "" : "  (dropped after round 1)");
+      if (c.label_recall >= 0) {
+        std::printf("        true labels found by the output's LSH in training: %.4f\n",
+                    c.label_recall);
+      }
     }
     for (const auto& [blend, p1] : r.memory.valid_p1) {
       std::printf("label memory blend %-5g valid P@1 %.4f\n", double(blend), p1);
@@ -669,6 +675,9 @@ int RunTrain(const Args& args) {
                   r.epoch, r.stats.samples, r.mean_loss(), r.seconds, rate,
                   double(r.lr));
       if (r.validated) std::printf(", \"valid_p@1\": %.6f", r.metric);
+      if (r.stats.label_rows > 0) {
+        std::printf(", \"train_label_recall\": %.6f", r.stats.label_recall());
+      }
       if (input.stream) {
         std::printf(", \"bytes_read\": %llu",
                     static_cast<unsigned long long>(input.stream->bytes_read()));

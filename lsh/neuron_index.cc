@@ -166,6 +166,7 @@ void NeuronIndex::Query(const float* h, Span<const uint32_t> forced,
 
   family_->HashDense(h, s.codes_.data());
   s.candidates_.clear();
+  s.forced_found_ = 0;
   constexpr size_t kAhead = 16;  // ids ahead whose marks are prefetched
   for (uint32_t t = 0; t < l; ++t) {
     const auto bucket = tables_.Bucket(t, BucketOf(t, s.codes_[t]));
@@ -177,9 +178,13 @@ void NeuronIndex::Query(const float* h, Span<const uint32_t> forced,
       if ((m >> kBits) != epoch) {
         mark[id] = uint16_t((epoch << kBits) | 1u);
         s.candidates_.push_back(id);
-      } else if ((m & QueryScratch::kMaxCount) != QueryScratch::kMaxCount &&
-                 (m & QueryScratch::kMaxCount) != 0) {
-        mark[id] = uint16_t(m + 1);  // forced ids keep count 0
+      } else if ((m & QueryScratch::kMaxCount) == 0) {
+        // A forced id (never a candidate) found: counted once, then marked
+        // saturated so other tables do not count it again.
+        mark[id] = uint16_t((epoch << kBits) | QueryScratch::kMaxCount);
+        ++s.forced_found_;
+      } else if ((m & QueryScratch::kMaxCount) != QueryScratch::kMaxCount) {
+        mark[id] = uint16_t(m + 1);
       }
     }
     if (config_.selection == Selection::kUnion &&

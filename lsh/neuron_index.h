@@ -58,6 +58,9 @@ class QueryScratch {
  public:
   explicit QueryScratch(size_t num_neurons = 0) { Resize(num_neurons); }
   void Resize(size_t num_neurons);
+  // The last query's forced ids that its buckets also returned (each
+  // counted once): how many of a sample's labels the index found itself.
+  size_t forced_found() const { return forced_found_; }
 
  private:
   friend class NeuronIndex;
@@ -71,6 +74,7 @@ class QueryScratch {
   std::vector<uint32_t> codes_;
   std::vector<uint32_t> candidates_;
   std::vector<uint32_t> histogram_;
+  size_t forced_found_ = 0;
 };
 
 struct IndexStats {

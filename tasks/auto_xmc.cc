@@ -157,6 +157,7 @@ std::unique_ptr<Model> TrainXmcAuto(
     FitCallbacks cb;
     cb.on_epoch = [&](const EpochReport& r) {
       c.epoch_seconds = r.seconds;
+      c.report.label_recall = r.stats.label_recall();
       if (on_epoch) on_epoch(i, r);
     };
     const auto t0 = Clock::now();
@@ -173,6 +174,7 @@ std::unique_ptr<Model> TrainXmcAuto(
 
   size_t winner = 0;
   if (cands.size() == 1) {
+    cands[0].report.survived = true;
     run(0, max_epochs, o.epochs ? 0 : 3);
   } else {
     // Round 1: every candidate a few epochs; round 2: the better half on to

@@ -60,6 +60,9 @@ struct CandidateReport {
   size_t batch = 0;
   size_t epochs_run = 0, best_epoch = 0;
   double valid_p1 = 0;
+  // Sampled output: the last epoch's share of the true labels its LSH
+  // queries returned before forcing them in (-1: dense output).
+  double label_recall = -1;
   double seconds = 0;
   bool survived = false;  // kept after the first round
 };

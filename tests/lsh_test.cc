@@ -297,6 +297,37 @@ TEST(NeuronIndex, ForcedIdsCapAndPadding) {
                std::invalid_argument);
 }
 
+// forced_found: the forced ids the buckets returned, each once; forcing ids
+// leaves the other candidates as they were.
+TEST(NeuronIndex, ForcedFoundCountsTheForcedIdsTheBucketsReturn) {
+  const Clustered data(2000, 32, 20, 0.5f, 5, 12);
+  IndexConfig c = RecallConfig(HashKind::kDwta, data.n);
+  c.max_active = 0;  // every bucket neuron
+  c.min_active = 0;
+  NeuronIndex index(c, data.n, data.dim);
+  index.Build(data.view());
+  QueryScratch scratch;
+  std::vector<uint32_t> plain, forced_run;
+  index.Query(data.queries[0].data(), {}, 0, scratch, plain);
+  EXPECT_EQ(scratch.forced_found(), 0u);
+  ASSERT_GE(plain.size(), 2u);
+  const std::set<uint32_t> found(plain.begin(), plain.end());
+  uint32_t missing = 0;
+  while (found.count(missing)) ++missing;
+  const std::vector<uint32_t> forced = {plain[1], missing, plain[0], plain[1]};
+  index.Query(data.queries[0].data(), forced, 0, scratch, forced_run);
+  EXPECT_EQ(scratch.forced_found(), 2u);
+  ASSERT_EQ(forced_run.size(), plain.size() + 1);
+  EXPECT_EQ(std::set<uint32_t>(forced_run.begin(), forced_run.end()),
+            [&] {
+              std::set<uint32_t> all = found;
+              all.insert(missing);
+              return all;
+            }());
+  index.Query(data.queries[0].data(), std::vector<uint32_t>{missing}, 0, scratch, forced_run);
+  EXPECT_EQ(scratch.forced_found(), 0u);
+}
+
 std::vector<std::vector<uint32_t>> AllQueries(const NeuronIndex& index,
                                               const Clustered& data) {
   QueryScratch scratch;

@@ -268,6 +268,7 @@ TEST(Trainer, DeterministicAcrossThreadCounts) {
   const SparseDataset train = BibtexOrSkip("train.txt");
   if (train.size() == 0) GTEST_SKIP() << "bibtex data not found";
   std::vector<float> weights[2];
+  BatchStats stats[2];
   for (size_t threads : {1, 2}) {
     ModelConfig mc;
     mc.input_dim = train.num_features();
@@ -288,8 +289,8 @@ TEST(Trainer, DeterministicAcrossThreadCounts) {
     for (uint32_t i = 0; i < rows.size(); ++i) rows[i] = i;
     for (size_t b = 0; b < rows.size(); b += 128) {
       const size_t n = std::min<size_t>(128, rows.size() - b);
-      trainer.TrainBatch(SelectRows(train, Span<const uint32_t>(rows.data() + b, n)),
-                         tc.lr);
+      stats[threads - 1].Add(trainer.TrainBatch(
+          SelectRows(train, Span<const uint32_t>(rows.data() + b, n)), tc.lr));
     }
     for (size_t l = 0; l < model.num_layers(); ++l) {
       for (const ParamBlock* p : {&model.layer(l).w, &model.layer(l).b}) {
@@ -301,6 +302,14 @@ TEST(Trainer, DeterministicAcrossThreadCounts) {
   ASSERT_EQ(weights[0].size(), weights[1].size());
   EXPECT_EQ(0, std::memcmp(weights[0].data(), weights[1].data(),
                            weights[0].size() * sizeof(float)));
+  // The sampled output's training-side recall: every labelled row counted,
+  // a share in [0, 1], the same for both thread counts.
+  size_t labelled = 0;
+  for (uint32_t i = 0; i < 1000; ++i) labelled += !train.row(i).labels.empty();
+  EXPECT_EQ(stats[0].label_rows, labelled);
+  EXPECT_GT(stats[0].label_recall(), 0.0);
+  EXPECT_LE(stats[0].label_recall(), 1.0);
+  EXPECT_EQ(stats[0].label_recall_sum, stats[1].label_recall_sum);
 }
 
 // Bars: bibtex test P@1 >= 0.62 and P@5 >= 0.35 (the P@5 bar is checked and

@@ -33,6 +33,7 @@ namespace {
 struct SampleWork {
   uint32_t row = 0;
   double loss = 0;
+  float label_recall = -1;  // sampled output: labels the index found / labels
   Model::Activations act;
 };
 
@@ -186,8 +187,12 @@ void ForwardBackward(const Model& model, const Loss& loss, const SparseRow& x,
   s.labels.erase(std::unique(s.labels.begin(), s.labels.end()),
                  s.labels.end());
   const size_t num_labels = s.labels.size();
+  w.label_recall = -1;
   if (o.active != model.all_neurons()) {
     for (size_t i = 0; i < num_labels; ++i) s.labels[i] = uint32_t(i);
+    if (num_labels > 0) {
+      w.label_recall = float(s.query.back().forced_found()) / float(num_labels);
+    }
   }
 
   o.delta.resize(m);
@@ -488,6 +493,10 @@ BatchStats Trainer::TrainBatch(const SparseDataset& batch, float lr) {
     for (size_t i = 0; i < count; ++i) {
       stats.loss_sum += im.work[i].loss;
       stats.active_sum += im.work[i].act.layers.back().m;
+      if (im.work[i].label_recall >= 0) {
+        stats.label_recall_sum += im.work[i].label_recall;
+        ++stats.label_rows;
+      }
     }
   }
   return stats;

@@ -60,6 +60,12 @@ struct BatchStats {
   size_t samples = 0;
   double loss_sum = 0;      // over the batch's samples
   size_t active_sum = 0;    // output neurons computed, over the samples
+  // A sampled output: over samples with labels, the fraction of a sample's
+  // distinct labels its LSH query returned before they were forced in
+  // (summed; divide by label_rows). Not counted for a sharded output.
+  double label_recall_sum = 0;
+  size_t label_rows = 0;
+  double label_recall() const { return label_rows ? label_recall_sum / double(label_rows) : -1.0; }
   // Wall seconds per phase: forward/backward per sample, gradient
   // accumulation per row (with a layer exchanged as factors, also its
   // accumulation of every rank's samples), Adam, LSH index maintenance.
@@ -86,6 +92,8 @@ struct BatchStats {
     samples += b.samples;
     loss_sum += b.loss_sum;
     active_sum += b.active_sum;
+    label_recall_sum += b.label_recall_sum;
+    label_rows += b.label_rows;
     forward_s += b.forward_s;
     accumulate_s += b.accumulate_s;
     update_s += b.update_s;

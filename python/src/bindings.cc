@@ -288,6 +288,7 @@ class PyModel {
         d["seconds"] = r.seconds;
         d["samples_per_s"] = r.seconds > 0 ? double(r.stats.samples) / r.seconds : 0.0;
         d["lr"] = r.lr;
+        if (r.stats.label_rows > 0) d["train_label_recall"] = r.stats.label_recall();
         epochs_out.append(d);
         if (!on_epoch.is_none()) on_epoch(d);
       };
