@@ -231,7 +231,11 @@ std::unique_ptr<Model> TrainXmcAuto(
         mem.blend = b;
       }
     }
-    model->set_label_memory(LabelMemory());
+    if (fit_data == &train && mem.blend > 0) {
+      model->label_memory().set_blend(mem.blend);  // already of every training row
+    } else {
+      model->set_label_memory(LabelMemory());
+    }
   }
   mem.seconds = Since(mem_start);
 
@@ -254,16 +258,16 @@ std::unique_ptr<Model> TrainXmcAuto(
     model = std::move(full);
     report.retrained = true;
   }
-  if (mem.blend > 0) {
+  if (mem.blend > 0 && model->label_memory().empty()) {
     const auto t0 = Clock::now();
     LabelMemory m = LabelMemory::Build(train, labels, features, o.memory_top_k,
-                           o.memory_postings, o.threads);
+                                       o.memory_postings, o.threads);
     m.set_blend(mem.blend);
-    mem.entries = m.entries();
-    mem.bytes = m.bytes();
     model->set_label_memory(std::move(m));
     mem.seconds += Since(t0);
   }
+  mem.entries = model->label_memory().entries();
+  mem.bytes = model->label_memory().bytes();
   char reason[384];
   std::snprintf(reason, sizeof(reason),
                 "%s loss, lr %g, hidden %zu, batch %zu, %zu epochs: best valid P@1 "
