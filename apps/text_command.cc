@@ -51,8 +51,9 @@ const char kTextUsage[] =
     "  --num-columns N       fields per record (default: from the header, or\n"
     "                        the columns named)\n"
     "  --skip-bad-rows       skip and count malformed rows instead of failing\n"
-    "  --search              choose linear vs hidden and the epochs on a\n"
-    "                        held-out tenth of the training rows\n"
+    "  --no-search           the rules alone: do not choose the batch and\n"
+    "                        character n-grams on a held-out tenth of the\n"
+    "                        training rows (the default for a file in memory)\n"
     "  --stream              featurize the training file anew each epoch\n"
     "                        instead of holding it (automatic above 1 GiB)\n"
     "  --label-delimiter D   several labels per row, separated by D\n"
@@ -60,7 +61,9 @@ const char kTextUsage[] =
     "features:\n"
     "  --features N          hashed feature space (default 262144)\n"
     "  --ngrams N            word n-grams up to N (default 2)\n"
-    "  --char-ngrams N       also character N-grams of each word (default off)\n"
+    "  --char-ngrams N|auto  also character N-grams of each word (0: off;\n"
+    "                        default auto: 3 if better on held-out rows of\n"
+    "                        text, else 0)\n"
     "  --buckets N           quantile buckets per numeric column (default 32)\n"
     "  --binning quantile|log\n"
     "  --no-numeric-values   numeric columns give only their bucket, not also\n"
@@ -147,13 +150,15 @@ int Train(const std::vector<std::string>& args) {
       f.Required("--train"), o, &r, [&](size_t epoch, double loss) {
         if (epoch == 1 && !json) {
           for (const nn::CandidateAccuracy& c : r.candidates) {
-            std::printf("candidate %-18s held-out %s %.4f at epoch %zu\n",
-                        c.linear ? "linear" : ("hidden " + std::to_string(c.hidden)).c_str(),
-                        r.labels == 2 ? "ROC-AUC" : "accuracy", c.accuracy, c.best_epoch);
+            std::printf("candidate char n-grams %u, batch %4zu: held-out %s %.4f after %zu epochs\n",
+                        c.char_ngrams, c.batch, r.labels == 2 ? "ROC-AUC" : "accuracy",
+                        c.accuracy, c.epochs);
           }
           if (!r.candidates.empty()) {
-            std::printf("chose the best of %zu candidates on %zu held-out training rows\n",
-                        r.candidates.size(), r.valid_rows);
+            std::printf("chose char n-grams %u, batch %zu: the best of %zu candidates on %zu "
+                        "held-out training rows (%.1f s)\n",
+                        r.char_ngrams, r.batch, r.candidates.size(), r.valid_rows,
+                        r.search_seconds);
           }
           std::printf("featurized %zu rows in %.2f s: %zu hashed features, "
                       "%zu labels, %zu bad rows skipped\n"
@@ -183,12 +188,14 @@ int Train(const std::vector<std::string>& args) {
                 r.epochs,
                 r.batch, double(r.lr), r.final_loss, r.featurize_seconds,
                 r.train_seconds, seconds);
-    std::printf(", \"valid_rows\": %zu, \"candidates\": [", r.valid_rows);
+    std::printf(", \"char_ngrams\": %u, \"search_s\": %.3f, \"valid_rows\": %zu, "
+                "\"candidates\": [", r.char_ngrams, r.search_seconds, r.valid_rows);
     for (size_t i = 0; i < r.candidates.size(); ++i) {
       const nn::CandidateAccuracy& c = r.candidates[i];
-      std::printf("%s{\"hidden\": %zu, \"lr\": %g, \"best_epoch\": %zu, "
-                  "\"valid_accuracy\": %.6f}",
-                  i ? ", " : "", c.hidden, double(c.lr), c.best_epoch, c.accuracy);
+      std::printf("%s{\"char_ngrams\": %u, \"batch\": %zu, \"hidden\": %zu, \"lr\": %g, "
+                  "\"epochs\": %zu, \"valid_accuracy\": %.6f}",
+                  i ? ", " : "", c.char_ngrams, c.batch, c.hidden, double(c.lr), c.epochs,
+                  c.accuracy);
     }
     std::printf("]");
     if (f.Has("--test")) std::printf(", \"test\": {%s}", MetricsJson(m).c_str());

@@ -5,6 +5,7 @@
 #include <map>
 #include <cmath>
 #include <numeric>
+#include <random>
 #include <stdexcept>
 
 #include "kernels/hash_id.h"
@@ -126,88 +127,169 @@ std::unique_ptr<Model> Merge(const std::vector<std::unique_ptr<Model>>& members,
 // Held-out rows for choosing settings: a tenth of the rows, 200 to 5,000.
 constexpr double kValidFraction = 0.1;
 
-// The held-out figure settings are chosen by: ROC-AUC for a binary target
-// (accuracy there mostly counts the majority class), else top-1 accuracy.
-double HeldOutFigure(const Model& m, const SparseDataset& held, size_t threads) {
-  if (m.output_dim() != 2) return Evaluate(m, held, true, threads).p_at[1];
-  const size_t n = held.size();
-  std::vector<uint32_t> labels(2 * n);
-  std::vector<float> logits(2 * n);
-  PredictBatch(m, n, [&](size_t i) { return held.row(i); }, 2, true, threads,
-               labels.data(), logits.data());
-  std::vector<float> score(n);
-  std::vector<uint8_t> positive(n);
-  for (size_t i = 0; i < n; ++i) {
-    // Logit of label 1 minus label 0's: a monotone image of P(label 1).
-    const float d = logits[2 * i] - logits[2 * i + 1];
-    score[i] = labels[2 * i] == 1 ? d : -d;
-    const SparseRow r = held.row(i);
-    positive[i] = std::find(r.labels.begin(), r.labels.end(), 1u) != r.labels.end();
+// A model's predictions on held-out rows, for the figure settings are
+// chosen by: ROC-AUC for a binary target (accuracy there mostly counts the
+// majority class; `value` is each row's score for label 1, `positive` its
+// truth), else top-1 accuracy (`value` 1 where the best label is among the
+// row's labels).
+struct HeldOutPredictions {
+  bool binary = false;
+  std::vector<float> value;
+  std::vector<uint8_t> positive;
+
+  // The figure over rows `rows` (repeats allowed), or every row.
+  double Figure(const std::vector<uint32_t>* rows = nullptr) const {
+    const size_t n = rows ? rows->size() : value.size();
+    auto at = [&](size_t i) { return rows ? (*rows)[i] : uint32_t(i); };
+    if (!binary) {
+      double sum = 0;
+      for (size_t i = 0; i < n; ++i) sum += value[at(i)];
+      return n ? sum / double(n) : 0;
+    }
+    std::vector<float> score(n);
+    std::vector<uint8_t> pos(n);
+    for (size_t i = 0; i < n; ++i) score[i] = value[at(i)], pos[i] = positive[at(i)];
+    return RocAuc(score, pos);
   }
-  return RocAuc(score, positive);
+};
+
+HeldOutPredictions PredictHeldOut(const Model& m, const SparseDataset& held, size_t threads) {
+  const size_t n = held.size();
+  const size_t k = m.output_dim() == 2 ? 2 : 1;
+  std::vector<uint32_t> labels(k * n);
+  std::vector<float> logits(k * n);
+  PredictBatch(m, n, [&](size_t i) { return held.row(i); }, k, true, threads, labels.data(),
+               logits.data());
+  HeldOutPredictions p;
+  p.binary = k == 2;
+  p.value.resize(n);
+  p.positive.resize(n);
+  for (size_t i = 0; i < n; ++i) {
+    const SparseRow r = held.row(i);
+    auto has = [&](uint32_t l) { return std::find(r.labels.begin(), r.labels.end(), l) != r.labels.end(); };
+    if (p.binary) {
+      // Logit of label 1 minus label 0's: a monotone image of P(label 1).
+      const float d = logits[2 * i] - logits[2 * i + 1];
+      p.value[i] = labels[2 * i] == 1 ? d : -d;
+      p.positive[i] = has(1);
+    } else {
+      p.value[i] = labels[i] != kNoLabel && has(labels[i]) ? 1.0f : 0.0f;
+    }
+  }
+  return p;
 }
+
+// One standard error of b's figure minus a's on the same held-out rows:
+// the spread of the difference over 200 bootstrap resamples of the rows
+// (the same resamples for both; a fixed seed, so the same every run).
+double PairedStandardError(const HeldOutPredictions& a, const HeldOutPredictions& b) {
+  constexpr int kResamples = 200;
+  const size_t n = a.value.size();
+  std::mt19937_64 rng(0x5eed);
+  std::uniform_int_distribution<uint32_t> pick(0, uint32_t(n - 1));
+  std::vector<uint32_t> rows(n);
+  double sum = 0, sum2 = 0;
+  for (int t = 0; t < kResamples; ++t) {
+    for (uint32_t& r : rows) r = pick(rng);
+    const double d = b.Figure(&rows) - a.Figure(&rows);
+    sum += d;
+    sum2 += d * d;
+  }
+  const double mean = sum / kResamples;
+  return std::sqrt(std::max(0.0, sum2 / kResamples - mean * mean));
+}
+
+// Bounds of the automatic batch size: rows of many features (r.wide_rows)
+// take larger batches.
+constexpr size_t kMinAutoBatch = 32;
+size_t MaxAutoBatch(const TrainReport& r) { return r.wide_rows ? 1024 : 256; }
 
 }  // namespace
 
-void ChooseOnValidation(
-    const SparseDataset& data, const ClassifierOptions& options,
-    const std::function<std::unique_ptr<Model>(const TrainReport&, uint64_t)>& make_model,
+size_t ChooseOnValidation(
+    const std::vector<FeaturizedRows>& variants, const ClassifierOptions& options,
+    const std::function<std::unique_ptr<Model>(size_t, const TrainReport&, uint64_t)>& make_model,
     TrainReport* r) {
-  const size_t n = data.size();
+  const size_t n = variants.at(0).data->size();
   const size_t v = std::min<size_t>(5000, std::max<size_t>(200, size_t(kValidFraction * double(n))));
-  if (n < 2 * v) return;  // too few rows to hold any out: the rules stand
-  SparseDataset rest, held;
-  HoldOut(data, v, options.seed, &rest, &held);
-  // Candidates: a linear model and the hidden layer of the rules, unless
-  // one was asked for.
-  std::vector<bool> linear;
-  if (options.linear) {
-    linear = {true};
-  } else if (options.hidden) {
-    linear = {false};
-  } else {
-    linear = {true, false};
-  }
-  // Epochs: early stopping within twice the rules' count (at least 10),
-  // unless given.
-  const size_t max_epochs = options.epochs ? options.epochs : std::max<size_t>(10, 2 * r->epochs);
-  TrainReport best = *r;
-  double best_acc = -1;
-  for (const bool lin : linear) {
-    ClassifierOptions o = options;
-    o.linear = lin;
-    TrainReport s = *r;
-    ChooseSettings(data.size(), data.nonzeros(), r->labels, o, &s);
-    auto model = make_model(s, options.seed);
+  if (n < 2 * v || (variants.size() == 1 && options.batch != 0)) return 0;
+  std::vector<SparseDataset> rest(variants.size()), held(variants.size());
+  // Candidate `s` of variant k, trained on its rest, predicting its held.
+  struct Trial {
+    TrainReport settings;
+    size_t variant = 0;
+    HeldOutPredictions predictions;
+    double figure = 0;
+  };
+  auto trial = [&](size_t k, const TrainReport& s) {
+    auto model = make_model(k, s, options.seed);
     TrainConfig tc;
     tc.batch_size = s.batch;
     tc.lr = s.lr;
     tc.threads = options.threads;
     FitConfig fc;
-    fc.epochs = max_epochs;
+    fc.epochs = s.epochs;
     fc.schedule = LrSchedule::kLinearDecay;
-    fc.validate = [&](const Model& m) { return HeldOutFigure(m, held, options.threads); };
-    fc.patience = options.epochs ? 0 : 2;
-    InMemorySource source(rest, options.seed);
-    const FitResult f = Fit(*model, source, tc, fc);
+    InMemorySource source(rest[k], options.seed);
+    Fit(*model, source, tc, fc);
+    Trial t{s, k, PredictHeldOut(*model, held[k], options.threads), 0};
+    t.figure = t.predictions.Figure();
     CandidateAccuracy c;
-    c.linear = lin;
+    c.char_ngrams = s.char_ngrams;
+    c.batch = s.batch;
     c.hidden = s.hidden;
     c.lr = s.lr;
-    c.best_epoch = f.best_epoch;
-    c.accuracy = f.best_metric;
+    c.epochs = s.epochs;
+    c.accuracy = t.figure;
     r->candidates.push_back(c);
-    if (f.best_metric > best_acc) {
-      best_acc = f.best_metric;
-      best = s;
-      best.epochs = options.epochs ? options.epochs : std::max<size_t>(1, f.best_epoch);
-      best.horizon = max_epochs;  // the validated run's schedule, stopped at its best epoch
+    return t;
+  };
+  // The best challenger replaces the incumbent only when it is better by
+  // more than one standard error of the difference: the rules stand unless
+  // the held-out rows clearly say otherwise.
+  auto settle = [](Trial& incumbent, std::vector<Trial>& challengers) {
+    Trial* best = nullptr;
+    for (Trial& c : challengers) {
+      if (!best || c.figure > best->figure) best = &c;
     }
+    if (best && best->figure - incumbent.figure >
+                    PairedStandardError(incumbent.predictions, best->predictions)) {
+      incumbent = std::move(*best);
+    }
+  };
+  // First the featurization, each with its rules' settings.
+  std::vector<Trial> challengers;
+  for (size_t k = 0; k < variants.size(); ++k) {
+    const SparseDataset& data = *variants[k].data;
+    if (data.size() != n) throw std::logic_error("ChooseOnValidation: variants of unequal rows");
+    HoldOut(data, v, options.seed, &rest[k], &held[k]);
+    TrainReport s = *r;
+    ChooseSettings(n, data.nonzeros(), r->labels, options, &s);
+    s.char_ngrams = variants[k].char_ngrams;
+    challengers.push_back(trial(k, s));
   }
+  Trial chosen = std::move(challengers[0]);
+  challengers.erase(challengers.begin());
+  settle(chosen, challengers);
+  // Then, for the winner, twice and half its batch (within the rules'
+  // bounds), unless the batch was given.
+  if (options.batch == 0) {
+    challengers.clear();
+    const TrainReport rules = chosen.settings;
+    for (const size_t batch : {2 * rules.batch, rules.batch / 2}) {
+      if (batch < kMinAutoBatch || batch > MaxAutoBatch(rules)) continue;
+      TrainReport s = rules;
+      s.batch = batch;
+      challengers.push_back(trial(chosen.variant, s));
+    }
+    settle(chosen, challengers);
+  }
+  TrainReport best = chosen.settings;
   best.candidates = r->candidates;
   best.valid_rows = v;
-  best.valid_accuracy = best_acc;
+  best.valid_accuracy = chosen.figure;
   *r = best;
+  return chosen.variant;
 }
 
 void ChooseSettings(size_t samples, size_t nonzeros, size_t labels,
@@ -223,9 +305,13 @@ void ChooseSettings(size_t samples, size_t nonzeros, size_t labels,
                         : wide_rows   ? 64  : 32;
   r->hidden = o.linear ? 0 : o.hidden ? o.hidden : hidden;
   r->members = o.members ? o.members : 1;
+  // At least 64 optimizer steps per epoch: a small training file in large
+  // batches makes too few Adam updates in its epochs to fit (5,452 rows in
+  // batches of 256 for 8 epochs is 170 updates).
+  r->wide_rows = wide_rows;
   r->batch = o.batch ? o.batch
-                     : std::min<size_t>(wide_rows ? 1024 : 256,
-                                        std::max<size_t>(32, samples / 8));
+                     : std::min<size_t>(MaxAutoBatch(*r),
+                                        std::max<size_t>(kMinAutoBatch, samples / 64));
   // Narrow rows: a linear model wants a higher rate than a hidden layer
   // (criteo10k, chosen by 5-fold validation on its training file).
   r->lr = o.lr > 0 ? o.lr : wide_rows ? 0.006f : r->hidden ? 0.001f : 0.002f;
@@ -248,34 +334,41 @@ std::unique_ptr<Classifier> Classifier::Train(
     TrainReport* report, const std::function<void(size_t, double)>& on_epoch) {
   TrainReport r;
   const auto start = Clock::now();
+  r.streamed = options.stream || LineReader::FileSize(train_path) > kStreamAboveBytes;
+  // The training file in memory with `features` (weights fitted on every
+  // row), its bad rows into r.bad_rows.
+  auto featurize = [&](const FeaturizerConfig& features, Featurizer* f, SparseDataset* data) {
+    {
+      CsvReader fit_reader(train_path, options.csv);
+      *f = Featurizer::Fit(features, fit_reader);
+    }
+    CsvReader reader(train_path, options.csv);
+    *data = f->ReadDataset(reader);
+    f->FitWeights(*data, true);
+    f->Weight(data);
+    r.bad_rows = reader.bad_rows();
+  };
   Featurizer featurizer;
   SparseDataset data;  // in memory, unless streamed
   size_t nonzeros = 0;
-  r.streamed = options.stream || LineReader::FileSize(train_path) > kStreamAboveBytes;
-  {
+  if (r.streamed) {
+    // The fitting pass counts the rows; features per row and the weighting
+    // come from the first kWeightSample rows.
     CsvReader fit_reader(train_path, options.csv);
     featurizer = Featurizer::Fit(options.features, fit_reader);
-    if (r.streamed) {
-      // The fitting pass counted the rows; features per row and the
-      // weighting come from the first kWeightSample rows.
-      r.bad_rows = fit_reader.bad_rows();
-      r.samples = fit_reader.records() - std::min(fit_reader.records(), r.bad_rows);
-      CsvSource head(train_path, options.csv, featurizer, {1, size_t{1} << 20, 0});
-      head.Start(0);
-      SparseDataset sample;
-      head.Next(kWeightSample, &sample);
-      featurizer.FitWeights(sample, false);
-      nonzeros = size_t(double(sample.nonzeros()) / double(std::max<size_t>(1, sample.size())) *
-                        double(r.samples));
-    } else {
-      CsvReader reader(train_path, options.csv);
-      data = featurizer.ReadDataset(reader);
-      featurizer.FitWeights(data, true);
-      featurizer.Weight(&data);
-      r.bad_rows = reader.bad_rows();
-      r.samples = data.size();
-      nonzeros = data.nonzeros();
-    }
+    r.bad_rows = fit_reader.bad_rows();
+    r.samples = fit_reader.records() - std::min(fit_reader.records(), r.bad_rows);
+    CsvSource head(train_path, options.csv, featurizer, {1, size_t{1} << 20, 0});
+    head.Start(0);
+    SparseDataset sample;
+    head.Next(kWeightSample, &sample);
+    featurizer.FitWeights(sample, false);
+    nonzeros = size_t(double(sample.nonzeros()) / double(std::max<size_t>(1, sample.size())) *
+                      double(r.samples));
+  } else {
+    featurize(options.features, &featurizer, &data);
+    r.samples = data.size();
+    nonzeros = data.nonzeros();
   }
   if (r.samples == 0) {
     throw DataError(train_path + ": expected at least one training row");
@@ -283,13 +376,13 @@ std::unique_ptr<Classifier> Classifier::Train(
   r.featurize_seconds = Since(start);
   r.features = featurizer.num_features();
   r.labels = featurizer.num_labels();
+  r.char_ngrams = options.features.char_ngrams;
   ChooseSettings(r.samples, nonzeros, r.labels, options, &r);
   // Layer 0 reads ~nnz features per row: scale its weights to that, not to
   // the hashed dimension (which would make them vanishingly small).
-  const double nnz = double(nonzeros) / double(r.samples);
-  auto make_model = [&](const TrainReport& s, uint64_t seed) {
-    ModelConfig mc = AutoConfig(r.features, r.labels, s.hidden, 0);
-    mc.metadata = featurizer.ToMetadata();
+  auto make_model = [&](const Featurizer& f, double nnz, const TrainReport& s, uint64_t seed) {
+    ModelConfig mc = AutoConfig(f.num_features(), r.labels, s.hidden, 0);
+    mc.metadata = f.ToMetadata();
     for (const auto& [k, v] : CsvMetadata(options.csv)) mc.metadata[k] = v;
     mc.seed = seed;
     auto model = std::make_unique<Model>(mc, /*initialize=*/false);
@@ -304,17 +397,44 @@ std::unique_ptr<Classifier> Classifier::Train(
     return model;
   };
   const auto train_start = Clock::now();
-  if (options.search && !r.streamed &&
-      (options.epochs == 0 || (!options.linear && options.hidden == 0))) {
-    ChooseOnValidation(data, options, make_model, &r);
+  if (options.search && !r.streamed) {
+    // Character 3-grams of each word as the alternative featurization of
+    // text (fastText's subwords; they help short texts whose words are rare).
+    const bool text = std::any_of(options.features.columns.begin(), options.features.columns.end(),
+                                  [](const ColumnSpec& c) { return c.type == ColumnType::kText; });
+    Featurizer char_featurizer;
+    SparseDataset char_data;
+    std::vector<FeaturizedRows> variants = {{options.features.char_ngrams, &data}};
+    if (text && options.auto_char_ngrams && options.features.char_ngrams != 3) {
+      FeaturizerConfig with = options.features;
+      with.char_ngrams = 3;
+      featurize(with, &char_featurizer, &char_data);
+      variants.push_back({3, &char_data});
+    }
+    const size_t k = ChooseOnValidation(
+        variants, options,
+        [&](size_t i, const TrainReport& s, uint64_t seed) {
+          const SparseDataset& d = *variants[i].data;
+          return make_model(i == 0 ? featurizer : char_featurizer,
+                            double(d.nonzeros()) / double(d.size()), s, seed);
+        },
+        &r);
+    if (k != 0) {
+      featurizer = std::move(char_featurizer);
+      data = std::move(char_data);
+      r.features = featurizer.num_features();
+    }
+    nonzeros = data.nonzeros();
+    r.search_seconds = Since(train_start);
   }
+  const double nnz = double(nonzeros) / double(r.samples);
   if (report) *report = r;  // visible to on_epoch
 
   std::vector<std::unique_ptr<Model>> members;
   ModelConfig mc;
   for (size_t k = 0; k < r.members; ++k) {
     const uint64_t seed = options.seed + 7919 * k;
-    auto model = make_model(r, seed);
+    auto model = make_model(featurizer, nnz, r, seed);
     mc = model->config();
     TrainConfig tc;
     tc.batch_size = r.batch;
@@ -322,7 +442,6 @@ std::unique_ptr<Classifier> Classifier::Train(
     tc.threads = options.threads;
     FitConfig fc;
     fc.epochs = r.epochs;
-    fc.total_epochs = r.horizon ? r.horizon : r.epochs;
     fc.schedule = LrSchedule::kLinearDecay;
     std::unique_ptr<BatchSource> source;
     if (r.streamed) {

@@ -40,11 +40,13 @@ struct ClassifierOptions {
   // buffer) instead of featurizing it into memory once; automatic above
   // 1 GiB.
   bool stream = false;
-  // Choose linear vs hidden and the epochs on held-out rows
-  // (ChooseOnValidation) instead of the rules alone. Off by default: on the
-  // bundled text sets it helped trec and 20newsgroups and hurt dbpedia14k,
-  // sst2 and criteo10k (bench/RESULTS.md).
-  bool search = false;
+  // Choose the batch size and, for text with auto_char_ngrams, character
+  // n-grams on held-out rows (ChooseOnValidation) instead of the rules
+  // alone. Only for a training file held in memory.
+  bool search = true;
+  // With search: try character 3-grams of each word beside
+  // features.char_ngrams (only when a column is text).
+  bool auto_char_ngrams = true;
 };
 
 // The automatic choices for `samples` training rows with `nonzeros` features
@@ -57,12 +59,13 @@ void ChooseSettings(size_t samples, size_t nonzeros, size_t labels,
 
 // One candidate of the search on held-out rows.
 struct CandidateAccuracy {
-  bool linear = false;
-  size_t hidden = 0;
+  uint32_t char_ngrams = 0;  // the featurization's character n-grams (0: none)
+  size_t batch = 0;
+  size_t hidden = 0;  // 0: linear
   float lr = 0;
-  size_t best_epoch = 0;
-  double accuracy = 0;  // on the held-out rows, at best_epoch (ROC-AUC
-                        // for a binary target)
+  size_t epochs = 0;
+  double accuracy = 0;  // on the held-out rows after `epochs` (ROC-AUC for a
+                        // binary target)
 };
 
 // What training chose and how it went.
@@ -71,25 +74,43 @@ struct TrainReport {
   bool streamed = false;  // the training file was streamed, not loaded
   size_t hidden = 0, epochs = 0, batch = 0;  // hidden 0: linear
   size_t members = 1;  // ensemble size; the model's width is members * hidden
+  bool wide_rows = false;  // 64 or more features per row on average
+  uint32_t char_ngrams = 0;  // the features' character n-grams (0: none)
   float lr = 0;
   float init_scale = 0;  // input-layer weights, relative to 1/sqrt(nnz)
   double featurize_seconds = 0, train_seconds = 0;
+  double search_seconds = 0;  // of train_seconds, choosing on held-out rows
   double final_loss = 0;  // mean over the last epoch (of the last member)
   // Settings chosen on held-out training rows (empty: the rules alone).
   std::vector<CandidateAccuracy> candidates;
   size_t valid_rows = 0;
   double valid_accuracy = 0;
-  size_t horizon = 0;  // the schedule's epochs (0: epochs)
 };
 
-// Picks linear vs hidden (unless given) and the epoch count (unless given)
-// by early stopping (on accuracy, or ROC-AUC for two labels) on a held-out
-// tenth of `data` (200 to 5,000 rows), each
-// candidate with its rules' batch and rate; the final model then trains on
-// every row. Leaves *r as the rules set it when `data` is too small.
-void ChooseOnValidation(
-    const SparseDataset& data, const ClassifierOptions& options,
-    const std::function<std::unique_ptr<Model>(const TrainReport&, uint64_t)>& make_model,
+// The training file featurized one way, held in memory.
+struct FeaturizedRows {
+  uint32_t char_ngrams = 0;  // the featurizer's
+  const SparseDataset* data = nullptr;
+};
+
+// Chooses settings on a held-out tenth of the rows (200 to 5,000; the same
+// rows for every candidate), each candidate trained for its rules' epochs on
+// the other rows and scored once on the held-out ones (accuracy, or ROC-AUC
+// for two labels): first among featurizations (`variants`, the configured
+// one first; the same rows in the same order), each with the rules'
+// settings for its rows (ChooseSettings); then, unless options.batch is
+// given, the winner at twice and at half the rules' batch (within the
+// rules' bounds). At each stage the best challenger replaces the incumbent
+// (the configured features; then the rules' batch) only when its figure is
+// higher by more than one standard error of the difference (a paired
+// bootstrap over the held-out rows). Returns the index of the
+// winner's variant and sets *r to its settings, the candidates and the
+// held-out figures; with a single candidate, or too few rows to hold any
+// out, returns 0 and leaves *r as the rules set it. `make_model` builds an
+// initialized model for a variant's index and settings.
+size_t ChooseOnValidation(
+    const std::vector<FeaturizedRows>& variants, const ClassifierOptions& options,
+    const std::function<std::unique_ptr<Model>(size_t, const TrainReport&, uint64_t)>& make_model,
     TrainReport* r);
 
 struct ClassifierMetrics {

@@ -28,9 +28,9 @@ const std::vector<ClassifierSettingInfo>& ClassifierSettingList() {
        "fields per record (0: from the header, or the columns named)"},
       {"skip-bad-rows", "skip_bad_rows", true, false, "0",
        "skip and count malformed rows instead of failing"},
-      {"search", "search", true, false, "0",
-       "choose linear vs hidden and the epochs on a held-out tenth of the "
-       "training rows"},
+      {"no-search", "search", true, true, "1",
+       "the rules alone: do not choose the batch size and character n-grams "
+       "on a held-out tenth of the training rows"},
       {"stream", "stream", true, false, "0",
        "featurize the training file anew each epoch instead of holding it "
        "(automatic above 1 GiB)"},
@@ -39,8 +39,9 @@ const std::vector<ClassifierSettingInfo>& ClassifierSettingList() {
       {"features", "num_features", false, false, "262144",
        "hashed feature space, in [1, 2^31]"},
       {"ngrams", "word_ngrams", false, false, "2", "word n-grams up to N, in [1, 8]"},
-      {"char-ngrams", "char_ngrams", false, false, "0",
-       "also character N-grams of each word, N in [0, 16] (0: off)"},
+      {"char-ngrams", "char_ngrams", false, false, "auto",
+       "also character N-grams of each word, N in [0, 16] (0: off); auto: 0, "
+       "or 3 when they do better on held-out rows of a text column"},
       {"buckets", "numeric_buckets", false, false, "32",
        "quantile buckets per numeric column, in [1, 65536]"},
       {"binning", "binning", false, false, "quantile", "quantile or log"},
@@ -176,8 +177,8 @@ void ApplyClassifierSetting(const std::string& name, const std::string& value,
     o.csv.num_columns = ParseSettingCount(n, value, false);
   } else if (key == "skip-bad-rows") {
     o.csv.skip_bad_rows = on;
-  } else if (key == "search") {
-    o.search = on;
+  } else if (key == "no-search") {
+    o.search = !on;
   } else if (key == "stream") {
     o.stream = on;
   } else if (key == "label-delimiter") {
@@ -188,7 +189,8 @@ void ApplyClassifierSetting(const std::string& name, const std::string& value,
   } else if (key == "ngrams") {
     f.word_ngrams = uint32_t(InRange(n, value, 1, 8));
   } else if (key == "char-ngrams") {
-    f.char_ngrams = uint32_t(InRange(n, value, 0, 16));
+    o.auto_char_ngrams = value == "auto";
+    f.char_ngrams = o.auto_char_ngrams ? 0 : uint32_t(InRange(n, value, 0, 16));
   } else if (key == "buckets") {
     f.numeric_buckets = uint32_t(InRange(n, value, 1, 65536));
   } else if (key == "binning") {

@@ -198,8 +198,9 @@ class TextTabularClassifier(_PickledModelFile, ClassifierMixin, BaseEstimator):
         The hashed feature space.
     word_ngrams : int, default=2
         Word n-grams up to this length.
-    search : bool, default=False
-        Choose linear vs hidden and the epochs on held-out rows.
+    search : bool, default=True
+        Choose the batch size and, for text, character 3-grams on a
+        held-out tenth of the training rows (False: the rules alone).
     threads : int, default=0
         Worker threads (0: all cores).
     random_state : int or None, default=1
@@ -230,7 +231,7 @@ class TextTabularClassifier(_PickledModelFile, ClassifierMixin, BaseEstimator):
 
     def __init__(self, data_types=None, hidden=0, linear=False, members=0, epochs=0,
                  batch_size=0, lr=0.0, num_features=262144, word_ngrams=2,
-                 search=False, threads=0, random_state=1):
+                 search=True, threads=0, random_state=1):
         self.data_types = data_types
         self.hidden = hidden
         self.linear = linear
@@ -613,7 +614,10 @@ class ExtremeClassifier(_PickledModelFile, ClassifierMixin, BaseEstimator):
             return (1.0 / (1.0 + np.exp(-logits))).astype(np.float32)
         top = logits.max(axis=1, keepdims=True)
         e = np.exp(logits - np.where(np.isfinite(top), top, 0))
-        return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
+        total = e.sum(axis=1, keepdims=True)
+        # A row with no scored label (no candidates) is uniform, not 0/0.
+        return np.where(total > 0, e / np.where(total > 0, total, 1.0),
+                        1.0 / L).astype(np.float32)
 
     def predict_proba(self, X):
         """Every label's probability: the softmax of the output scores
