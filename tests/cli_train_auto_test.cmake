@@ -11,15 +11,7 @@ endif()
 file(REMOVE_RECURSE "${WORK_DIR}")
 file(MAKE_DIRECTORY "${WORK_DIR}")
 
-function(run)
-  execute_process(COMMAND ${FRUGAL} ${ARGN}
-    RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
-  if(NOT rc EQUAL 0)
-    list(JOIN ARGN " " args)
-    message(FATAL_ERROR "frugal ${args}: exit ${rc}\n${out}\n${err}")
-  endif()
-  set(OUT "${out}" PARENT_SCOPE)
-endfunction()
+include(${CMAKE_CURRENT_LIST_DIR}/cli_run.cmake)
 
 run(generate --train ${WORK_DIR}/train.txt --test ${WORK_DIR}/test.txt
     --train-samples 1500 --test-samples 300 --labels 60 --features 400)
