@@ -23,6 +23,7 @@
 #include "tests/dist_ranks.h"
 #include "train/data_parallel.h"
 #include "train/settings.h"
+#include "train/sharded_input.h"
 #include "train/sharded_output.h"
 #include "train/trainer.h"
 
@@ -343,6 +344,45 @@ TEST(ShardedInput, EqualsTheReplicatedRowsExchangeBitForBit) {
   uint64_t bytes = 0;
   EXPECT_EQ(HashesAfterSteps(true, true, &bytes, /*overlap=*/false),
             HashesAfterSteps(true, true, &bytes, /*overlap=*/true));
+}
+
+// The push sends the gradients of the rows the fetch read, in the fetch's
+// order: on one rank the rows' gradients and the bias come back as they
+// were, and rows touched but not fetched (or fetched but not touched) are a
+// logic error, found before any collective.
+TEST(ShardedInput, PushTakesExactlyTheRowsOfTheFetch) {
+  Model model(AutoConfig(10, 4, 8));
+  ParamBlock& W = model.layer(0).w;
+  ParamBlock& B = model.layer(0).b;
+  auto comm = comm::MakeLocalCommunicator();
+  InputRowRequests requests;
+  FetchInputRows(model, *comm, {2, 5}, &requests);
+  ASSERT_EQ(requests.asked.size(), 1u);
+  EXPECT_EQ(requests.asked[0], (std::vector<uint32_t>{2, 5}));
+  EXPECT_EQ(requests.served[0], requests.asked[0]);
+  std::vector<uint8_t> mark(W.rows, 0);
+  std::vector<std::vector<uint32_t>> touched(2);
+  for (uint32_t r : {2u, 5u}) {
+    std::fill_n(W.g.data() + size_t{r} * W.stride, W.cols, 0.5f + float(r));
+    mark[r] = 1;
+    touched[r % 2].push_back(r);
+  }
+  std::fill(B.g.begin(), B.g.end(), 0.25f);
+  auto wrong = touched;
+  wrong[1].push_back(7);
+  std::vector<uint8_t> wrong_mark = mark;
+  wrong_mark[7] = 1;
+  EXPECT_THROW(PushInputGradients(model, *comm, requests, wrong, wrong_mark), std::logic_error);
+  wrong = touched;
+  wrong[1].clear();  // 5 fetched, not touched
+  EXPECT_THROW(PushInputGradients(model, *comm, requests, wrong, mark), std::logic_error);
+  PushInputGradients(model, *comm, requests, touched, mark);
+  EXPECT_EQ(touched, (std::vector<std::vector<uint32_t>>{{2}, {5}}));
+  for (uint32_t r : {2u, 5u}) {
+    EXPECT_EQ(mark[r], 1);
+    EXPECT_EQ(W.g[size_t{r} * W.stride + W.cols - 1], 0.5f + float(r));
+  }
+  EXPECT_EQ(B.g[0], 0.25f);
 }
 
 // A sampled output of 6,000 labels sharded over 3 ranks learns (training
