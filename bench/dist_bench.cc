@@ -13,7 +13,8 @@
 // loopback), --shard-input 1 (TrainConfig::shard_input), --overlap 0
 // (TrainConfig::overlap_exchange off), --shard-output 1 (TrainConfig::shard_output: each rank holds
 // 1/N of the output layer). Also prints the output layer's bytes per step
-// against a dense allreduce of it, and every rank's peak RSS. Rank 0 prints medians over the timed steps; "sent" is what
+// against a dense allreduce of it, every rank's peak RSS and rank 0's
+// collectives per step by kind. Rank 0 prints medians over the timed steps; "sent" is what
 // rank 0 sent (ring collectives send alike on every rank), and per layer
 // what each form would send per rank (the mean over the ranks).
 #include <algorithm>
@@ -145,6 +146,9 @@ int Main(int argc, char** argv) {
   // factors' accumulation of every rank's samples, the exchange.
   std::vector<double> compute, local_accumulate, factor_accumulate, exchange,
       bytes, dense_bytes, output_bytes, output_dense, input_bytes, overlapped, step_s;
+  // Collectives per step (comm::CommStats): every kind, allreduces,
+  // allgathers, alltoallvs.
+  std::vector<double> calls, allreduces, allgathers, alltoalls;
   struct LayerSeries {
     std::vector<double> bytes, dense, rows_bytes, factor_bytes, rows, uni,
         accumulate;
@@ -166,11 +170,17 @@ int Main(int argc, char** argv) {
     if (s == st.warmup) cpu_start = cpu_seconds();
     for (size_t i = 0; i < st.batch; ++i) rows[i] = uint32_t(s * st.batch + i);
     comm->Barrier();  // steps start together: exchange time is not skew
+    const comm::CommStats c0 = comm->stats();
     const auto t0 = std::chrono::steady_clock::now();
     const nn::BatchStats b = trainer.TrainBatch(
         nn::SelectRows(data, Span<const uint32_t>(rows.data(), st.batch)), tc.lr);
     const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (s < st.warmup) continue;
+    const comm::CommStats& c1 = comm->stats();
+    calls.push_back(double(c1.calls - c0.calls));
+    allreduces.push_back(double(c1.allreduce_calls - c0.allreduce_calls));
+    allgathers.push_back(double(c1.allgather_calls - c0.allgather_calls));
+    alltoalls.push_back(double(c1.alltoall_calls - c0.alltoall_calls));
     const nn::ExchangeStats& x = trainer.last_exchange();
     compute.push_back(b.forward_s + b.accumulate_s + b.update_s + b.index_s);
     step_s.push_back(wall);
@@ -227,6 +237,9 @@ int Main(int argc, char** argv) {
               "%.3f, accumulate %.3f, Adam %.3f, index %.3f\n",
               cpu[0] / ranks, cpu[1], Median(forward), Median(accumulate), Median(update),
               Median(index));
+  std::printf("collectives per step (rank 0): %.0f: %.0f allreduce, %.0f allgather, "
+              "%.0f alltoallv\n",
+              Median(calls), Median(allreduces), Median(allgathers), Median(alltoalls));
   std::printf("step wall s: median %.3f; exchange overlapped with the output's "
               "accumulation: %.3f s\n",
               Median(step_s), Median(overlapped));

@@ -23,21 +23,23 @@ class LocalCommunicator final : public Communicator {
   std::chrono::milliseconds timeout() const override {
     return std::chrono::milliseconds(0);
   }
-  void Allreduce(float*, size_t, ReduceOp) override { ++stats_.calls; }
-  void Allreduce(double*, size_t, ReduceOp) override { ++stats_.calls; }
+  void Allreduce(float*, size_t, ReduceOp) override { CountAllreduce(); }
+  void Allreduce(double*, size_t, ReduceOp) override { CountAllreduce(); }
   void Allreduce(int64_t*, size_t, ReduceOp op) override {
     if (op == ReduceOp::kLogSumExp) {
       throw std::invalid_argument("Allreduce: kLogSumExp needs float or double");
     }
-    ++stats_.calls;
+    CountAllreduce();
   }
   void Allgather(const void* data, size_t bytes, void* out) override {
     ++stats_.calls;
+    ++stats_.allgather_calls;
     if (bytes > 0) std::memmove(out, data, bytes);
   }
   void AllgathervKnown(const void* data, const std::vector<size_t>& counts,
                        void* out) override {
     ++stats_.calls;
+    ++stats_.allgather_calls;
     if (counts.size() != 1) {
       throw std::invalid_argument("AllgathervKnown: expected 1 count");
     }
@@ -50,6 +52,7 @@ class LocalCommunicator final : public Communicator {
       throw std::invalid_argument("Alltoallv: expected 1 matching count");
     }
     ++stats_.calls;
+    ++stats_.alltoall_calls;
     if (send_counts[0] > 0) std::memmove(out, data, send_counts[0]);
   }
   void Broadcast(void*, size_t, int root) override {
@@ -57,6 +60,12 @@ class LocalCommunicator final : public Communicator {
     ++stats_.calls;
   }
   void Barrier() override { ++stats_.calls; }
+
+ private:
+  void CountAllreduce() {
+    ++stats_.calls;
+    ++stats_.allreduce_calls;
+  }
 };
 
 // A non-negative integer environment variable, or -1 when unset or empty.

@@ -51,7 +51,12 @@ struct CommStats {
   uint64_t allgather_bytes = 0;
   uint64_t broadcast_bytes = 0;
   uint64_t alltoall_bytes = 0;
-  uint64_t calls = 0;
+  uint64_t calls = 0;  // collectives of every kind, barriers included
+  // Collectives by kind (an allgather of any form; an alltoallv, the
+  // reduce-scatter's included): a scaling model charges each its hops.
+  uint64_t allreduce_calls = 0;
+  uint64_t allgather_calls = 0;
+  uint64_t alltoall_calls = 0;
   double seconds = 0;  // wall time inside collectives
   uint64_t total_bytes() const {
     return allreduce_bytes + allgather_bytes + broadcast_bytes + alltoall_bytes;

@@ -264,6 +264,7 @@ class GlooCommunicator final : public Communicator {
     });
     // Ring: a rank forwards every chunk but its right neighbour's.
     stats_.allgather_bytes += total - counts[size_t((rank_ + 1) % size_)];
+    ++stats_.allgather_calls;
   }
 
   void Alltoallv(const void* data, const std::vector<size_t>& send_counts,
@@ -289,6 +290,7 @@ class GlooCommunicator final : public Communicator {
       gloo::alltoallv(opts);
     });
     stats_.alltoall_bytes += send_total - send_counts[size_t(rank_)];
+    ++stats_.alltoall_calls;
   }
 
   void Broadcast(void* data, size_t bytes, int root) override {
@@ -373,6 +375,7 @@ class GlooCommunicator final : public Communicator {
     // Ring: reduce-scatter then allgather, each (size-1)/size of the buffer.
     stats_.allreduce_bytes +=
         2 * uint64_t(size_ - 1) * count * sizeof(T) / uint64_t(size_);
+    ++stats_.allreduce_calls;
   }
 
   uint32_t NextTag() { return tag_++; }

@@ -23,6 +23,7 @@
 #include "tests/dist_ranks.h"
 #include "train/data_parallel.h"
 #include "train/settings.h"
+#include "train/sharded_input.h"
 #include "train/sharded_output.h"
 #include "train/trainer.h"
 
@@ -239,11 +240,18 @@ TEST(ShardedOutput, DenseShardsEqualOneProcessOnTheConcatenatedBatch) {
   }
 }
 
+// Collectives a step issued (rank 0's, the same in every step).
+struct StepCollectives {
+  uint64_t allreduce = 0, allgather = 0, alltoall = 0;
+};
+
 // Trains kSteps steps of kBatch on each of 3 ranks (the rows exchange for
 // replicated layers) and returns each rank's WeightsHash after
-// SyncShardedState, and rank 0's input-layer bytes per step.
+// SyncShardedState, rank 0's input-layer bytes per step and (optional) its
+// collectives per step.
 std::vector<std::string> HashesAfterSteps(bool shard_input, bool shard_output,
-                                          uint64_t* input_bytes, bool overlap = true) {
+                                          uint64_t* input_bytes, bool overlap = true,
+                                          StepCollectives* collectives = nullptr) {
   const ModelConfig mc = AutoConfig(2000, 6000, 32, 0.05f);
   const SparseDataset data = Data(kRanks * kSteps * kBatch, 6000);
   TempDir dir;
@@ -257,12 +265,17 @@ std::vector<std::string> HashesAfterSteps(bool shard_input, bool shard_output,
     tc.overlap_exchange = overlap;
     Trainer trainer(model, tc);
     uint64_t bytes = 0;
+    const comm::CommStats c0 = comm->stats();
     for (size_t s = 0; s < kSteps; ++s) {
       bytes += trainer.TrainBatch(RankBatch(data, r, s), tc.lr).input_exchange_bytes;
     }
+    const comm::CommStats c1 = comm->stats();
     trainer.SyncShardedState();
     CheckReplicasIdentical(model, *comm);
-    out << WeightsHash(model) << ' ' << bytes / kSteps << '\n';
+    out << WeightsHash(model) << ' ' << bytes / kSteps << ' '
+        << double(c1.allreduce_calls - c0.allreduce_calls) / kSteps << ' '
+        << double(c1.allgather_calls - c0.allgather_calls) / kSteps << ' '
+        << double(c1.alltoall_calls - c0.alltoall_calls) / kSteps << '\n';
     return 0;
   });
   const std::vector<int> status = ranks.Wait(60);
@@ -272,9 +285,15 @@ std::vector<std::string> HashesAfterSteps(bool shard_input, bool shard_output,
     std::istringstream in(ranks.Output(r));
     std::string h;
     uint64_t b = 0;
-    in >> h >> b;
+    double calls[3] = {0, 0, 0};
+    in >> h >> b >> calls[0] >> calls[1] >> calls[2];
     hashes.push_back(h);
     if (r == 0) *input_bytes = b;
+    if (r == 0 && collectives != nullptr) {
+      // Whole numbers: every step issues the same collectives.
+      for (double c : calls) EXPECT_EQ(c, std::floor(c));
+      *collectives = {uint64_t(calls[0]), uint64_t(calls[1]), uint64_t(calls[2])};
+    }
   }
   return hashes;
 }
@@ -282,22 +301,88 @@ std::vector<std::string> HashesAfterSteps(bool shard_input, bool shard_output,
 // Input-layer rows owned by rank (train/sharded_input.h): the same weights,
 // bit for bit, as the replicated rows exchange, with or without a sharded
 // output; and a sharded output's exchange overlapped with its accumulation
-// or not, the same bits.
+// or not, the same bits. A step of the sharded input layer issues four
+// alltoallvs (ids' count, ids and rows to fetch; gradients and the bias's
+// to push) and no allreduce; the hidden layers' exchange, nothing beyond
+// them (no layer left to exchange with the output sharded too).
 TEST(ShardedInput, EqualsTheReplicatedRowsExchangeBitForBit) {
   for (const bool shard_output : {false, true}) {
     uint64_t replicated_bytes = 0, sharded_bytes = 0;
-    const std::vector<std::string> want = HashesAfterSteps(false, shard_output, &replicated_bytes);
-    const std::vector<std::string> got = HashesAfterSteps(true, shard_output, &sharded_bytes);
+    StepCollectives replicated, sharded;
+    const std::vector<std::string> want =
+        HashesAfterSteps(false, shard_output, &replicated_bytes, true, &replicated);
+    const std::vector<std::string> got =
+        HashesAfterSteps(true, shard_output, &sharded_bytes, true, &sharded);
     ASSERT_EQ(want.size(), size_t(kRanks));
     EXPECT_FALSE(want[0].empty());
     EXPECT_EQ(got, want) << "shard_output " << shard_output;
     EXPECT_GT(sharded_bytes, 0u);
-    std::printf("shard_output %d: input layer %llu bytes per step and rank\n", int(shard_output),
-                static_cast<unsigned long long>(sharded_bytes));
+    std::printf("shard_output %d: input layer %llu bytes per step and rank; collectives per "
+                "step (allreduce, allgather, alltoallv): replicated input %llu %llu %llu, "
+                "sharded %llu %llu %llu\n",
+                int(shard_output), static_cast<unsigned long long>(sharded_bytes),
+                static_cast<unsigned long long>(replicated.allreduce),
+                static_cast<unsigned long long>(replicated.allgather),
+                static_cast<unsigned long long>(replicated.alltoall),
+                static_cast<unsigned long long>(sharded.allreduce),
+                static_cast<unsigned long long>(sharded.allgather),
+                static_cast<unsigned long long>(sharded.alltoall));
+    // A sharded output: its hidden vectors' allgatherv (counts, data), the
+    // normaliser's allreduce, the reduce-scatter (an alltoallv). Replicated:
+    // the exchanged layers' counts (one allgather), the output's rows.
+    const uint64_t out_allreduce = shard_output ? 1 : 0, out_alltoall = shard_output ? 1 : 0;
+    const uint64_t out_allgather = 2;
+    EXPECT_EQ(sharded.allreduce, out_allreduce);
+    EXPECT_EQ(sharded.allgather, out_allgather);
+    EXPECT_EQ(sharded.alltoall, 4 + out_alltoall);
+    // Replicated input: layer 0's rows and bias in one allgatherv (and the
+    // counts' allgather, with a sharded output).
+    EXPECT_EQ(replicated.allreduce, out_allreduce);
+    EXPECT_EQ(replicated.allgather, out_allgather + (shard_output ? 2 : 1));
+    EXPECT_EQ(replicated.alltoall, out_alltoall);
   }
   uint64_t bytes = 0;
   EXPECT_EQ(HashesAfterSteps(true, true, &bytes, /*overlap=*/false),
             HashesAfterSteps(true, true, &bytes, /*overlap=*/true));
+}
+
+// The push sends the gradients of the rows the fetch read, in the fetch's
+// order: on one rank the rows' gradients and the bias come back as they
+// were, and rows touched but not fetched (or fetched but not touched) are a
+// logic error, found before any collective.
+TEST(ShardedInput, PushTakesExactlyTheRowsOfTheFetch) {
+  Model model(AutoConfig(10, 4, 8));
+  ParamBlock& W = model.layer(0).w;
+  ParamBlock& B = model.layer(0).b;
+  auto comm = comm::MakeLocalCommunicator();
+  InputRowRequests requests;
+  FetchInputRows(model, *comm, {2, 5}, &requests);
+  ASSERT_EQ(requests.asked.size(), 1u);
+  EXPECT_EQ(requests.asked[0], (std::vector<uint32_t>{2, 5}));
+  EXPECT_EQ(requests.served[0], requests.asked[0]);
+  std::vector<uint8_t> mark(W.rows, 0);
+  std::vector<std::vector<uint32_t>> touched(2);
+  for (uint32_t r : {2u, 5u}) {
+    std::fill_n(W.g.data() + size_t{r} * W.stride, W.cols, 0.5f + float(r));
+    mark[r] = 1;
+    touched[r % 2].push_back(r);
+  }
+  std::fill(B.g.begin(), B.g.end(), 0.25f);
+  auto wrong = touched;
+  wrong[1].push_back(7);
+  std::vector<uint8_t> wrong_mark = mark;
+  wrong_mark[7] = 1;
+  EXPECT_THROW(PushInputGradients(model, *comm, requests, wrong, wrong_mark), std::logic_error);
+  wrong = touched;
+  wrong[1].clear();  // 5 fetched, not touched
+  EXPECT_THROW(PushInputGradients(model, *comm, requests, wrong, mark), std::logic_error);
+  PushInputGradients(model, *comm, requests, touched, mark);
+  EXPECT_EQ(touched, (std::vector<std::vector<uint32_t>>{{2}, {5}}));
+  for (uint32_t r : {2u, 5u}) {
+    EXPECT_EQ(mark[r], 1);
+    EXPECT_EQ(W.g[size_t{r} * W.stride + W.cols - 1], 0.5f + float(r));
+  }
+  EXPECT_EQ(B.g[0], 0.25f);
 }
 
 // A sampled output of 6,000 labels sharded over 3 ranks learns (training

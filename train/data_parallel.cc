@@ -248,8 +248,9 @@ void ExchangeFactors(const LayerView& v, comm::Communicator& comm,
 //  - dense: an allgatherv of ids (for the union) and allreduces of the matrix
 //    and its biases;
 //  - factors: one allgatherv of every sample's factors;
-// and layer 0's bias row by allreduce. Every rank computes the same choice
-// from the same counts.
+// layer 0's bias row rides layer 0's allgatherv (summed in rank order). No
+// collective at all when no layer is exchanged (first_layer >= the layers).
+// Every rank computes the same choice from the same counts.
 void ExchangeGradients(Model& model, comm::Communicator& comm,
                        const ExchangeOptions& options,
                        const std::vector<double>& accumulate_s,
@@ -263,6 +264,7 @@ void ExchangeGradients(Model& model, comm::Communicator& comm,
                                       : model.num_layers();
   const int n = comm.size();
   s.layers.assign(model.num_layers(), LayerExchange());
+  if (options.first_layer >= L) return;
   using Clock = std::chrono::steady_clock;
   auto t0 = Clock::now();
   uint64_t sent = comm.stats().total_bytes();
@@ -355,15 +357,20 @@ void ExchangeGradients(Model& model, comm::Communicator& comm,
       continue;
     }
 
-    // Rank q's block: its ids, then (rows) its rows' values.
+    // Rank q's block: its ids, then (rows) its rows' values, then (layer
+    // 0) its bias gradient.
     const bool rows = form == ExchangeForm::kRows;
     const size_t per_row = sizeof(uint32_t) + (rows ? row_bytes : 0);
+    const size_t bias_bytes = l == 0 ? B.g.size() * sizeof(float) : 0;
     for (int q = 0; q < n; ++q) {
-      block[size_t(q)] = size_t(counts[size_t(q) * L + l].rows) * per_row;
+      block[size_t(q)] = size_t(counts[size_t(q) * L + l].rows) * per_row + bias_bytes;
     }
-    std::vector<uint8_t> send(mine[l].size() * per_row);
+    std::vector<uint8_t> send(mine[l].size() * per_row + bias_bytes);
     if (!mine[l].empty()) {
       std::memcpy(send.data(), mine[l].data(), mine[l].size() * sizeof(uint32_t));
+    }
+    if (bias_bytes > 0) {
+      std::memcpy(send.data() + mine[l].size() * per_row, B.g.data(), bias_bytes);
     }
     if (rows) {
       float* dst =
@@ -374,7 +381,7 @@ void ExchangeGradients(Model& model, comm::Communicator& comm,
         dst += v.row_floats();
       }
     }
-    std::vector<uint8_t> all(total * per_row);
+    std::vector<uint8_t> all(total * per_row + size_t(n) * bias_bytes);
     comm.AllgathervKnown(send.data(), block, all.data());
 
     std::vector<uint32_t> uni;
@@ -410,8 +417,12 @@ void ExchangeGradients(Model& model, comm::Communicator& comm,
     const size_t T = touched[l].size();
     for (auto& list : touched[l]) list.clear();
     for (uint32_t r : uni) touched[l][r % T].push_back(r);
-    if (l == 0) {  // layer 0's bias is one dense row
-      comm.Allreduce(B.g.data(), B.g.size(), comm::ReduceOp::kSum);
+    if (l == 0) {  // layer 0's bias is one dense row: summed in rank order
+      std::fill(B.g.begin(), B.g.end(), 0.0f);
+      for (size_t at = 0, q = 0; q < size_t(n); at += block[q], ++q) {
+        axpy(1.0f, reinterpret_cast<const float*>(all.data() + at + block[q] - bias_bytes),
+             B.g.data(), B.g.size());
+      }
       out.dense_bytes += RingAllreduceBytes(B.g.size() * sizeof(float), n);
     }
     charge();

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <stdexcept>
 
 namespace frugal::nn {
 
@@ -41,97 +42,125 @@ void Append(std::vector<uint8_t>& out, const T* p, size_t count) {
 }  // namespace
 
 uint64_t FetchInputRows(Model& model, comm::Communicator& comm,
-                        const std::vector<uint32_t>& rows) {
+                        const std::vector<uint32_t>& rows, InputRowRequests* requests) {
   const size_t n = size_t(comm.size()), me = size_t(comm.rank());
   const uint64_t sent0 = comm.stats().total_bytes();
   ParamBlock& W = model.layer(0).w;
-  const size_t cols = W.cols;
-  // The ids wanted from each owner.
+  const size_t cols = W.cols, row_bytes = cols * sizeof(float);
+  std::vector<std::vector<uint32_t>>& asked = requests->asked;
+  std::vector<std::vector<uint32_t>>& served = requests->served;
+  asked.assign(n, {});
+  served.assign(n, {});
+  for (uint32_t r : rows) asked[r % n].push_back(r);
+  // The ids wanted from each owner (none from this rank).
   std::vector<std::vector<uint8_t>> want(n);
-  std::vector<std::vector<uint32_t>> asked(n);
-  for (uint32_t r : rows) {
-    if (r % n != me) asked[r % n].push_back(r);
+  for (size_t q = 0; q < n; ++q) {
+    if (q != me) Append(want[q], asked[q].data(), asked[q].size());
   }
-  for (size_t q = 0; q < n; ++q) Append(want[q], asked[q].data(), asked[q].size());
   std::vector<size_t> sizes;
-  const std::vector<uint8_t> requests = Exchange(comm, want, &sizes);
-  // Reply: the requested rows' current values, in the order asked.
-  std::vector<std::vector<uint8_t>> reply(n);
+  const std::vector<uint8_t> ids = Exchange(comm, want, &sizes);
+  std::vector<size_t> send_counts(n), recv_counts(n);
   for (size_t q = 0, at = 0; q < n; at += sizes[q], ++q) {
-    const size_t k = sizes[q] / sizeof(uint32_t);
-    reply[q].reserve(k * cols * sizeof(float));
-    for (size_t i = 0; i < k; ++i) {
-      uint32_t r;
-      std::memcpy(&r, requests.data() + at + i * sizeof(uint32_t), sizeof r);
-      Append(reply[q], W.w.data() + size_t{r} * W.stride, cols);
-    }
+    served[q].resize(sizes[q] / sizeof(uint32_t));
+    if (sizes[q] > 0) std::memcpy(served[q].data(), ids.data() + at, sizes[q]);
+    send_counts[q] = served[q].size() * row_bytes;
+    recv_counts[q] = q == me ? 0 : asked[q].size() * row_bytes;
   }
-  const std::vector<uint8_t> values = Exchange(comm, reply, &sizes);
-  for (size_t q = 0, at = 0; q < n; at += sizes[q], ++q) {
+  served[me] = asked[me];
+  // Reply: the requested rows' current values, in the order asked; the
+  // sizes are known on both sides.
+  std::vector<uint8_t> reply;
+  for (size_t q = 0; q < n; ++q) {
+    if (q == me) continue;
+    for (uint32_t r : served[q]) Append(reply, W.w.data() + size_t{r} * W.stride, cols);
+  }
+  size_t total = 0;
+  for (size_t c : recv_counts) total += c;
+  std::vector<uint8_t> values(total);
+  comm.Alltoallv(reply.data(), send_counts, values.data(), recv_counts);
+  for (size_t q = 0, at = 0; q < n; at += recv_counts[q], ++q) {
+    if (q == me) continue;
     for (size_t i = 0; i < asked[q].size(); ++i) {
       std::memcpy(W.w.data() + size_t{asked[q][i]} * W.stride,
-                  values.data() + at + i * cols * sizeof(float), cols * sizeof(float));
+                  values.data() + at + i * row_bytes, row_bytes);
     }
   }
   return comm.stats().total_bytes() - sent0;
 }
 
 uint64_t PushInputGradients(Model& model, comm::Communicator& comm,
+                            const InputRowRequests& requests,
                             std::vector<std::vector<uint32_t>>& touched,
                             std::vector<uint8_t>& mark) {
   const size_t n = size_t(comm.size());
   const uint64_t sent0 = comm.stats().total_bytes();
   ParamBlock& W = model.layer(0).w;
   ParamBlock& B = model.layer(0).b;
-  const size_t cols = W.cols;
-  std::vector<uint32_t> mine;
-  for (const auto& list : touched) mine.insert(mine.end(), list.begin(), list.end());
-  std::sort(mine.begin(), mine.end());
-  // To each owner (this rank too): [count][ids][gradient rows].
-  std::vector<std::vector<uint32_t>> ids(n);
-  for (uint32_t r : mine) ids[r % n].push_back(r);
-  std::vector<std::vector<uint8_t>> blocks(n);
+  const size_t cols = W.cols, bias = B.g.size();
+  const auto& asked = requests.asked;
+  const auto& served = requests.served;
+  if (asked.size() != n || served.size() != n) {
+    throw std::logic_error("PushInputGradients: no fetch for this communicator");
+  }
+  // The rows touched must be the rows fetched: as many, each of them marked.
+  size_t touched_rows = 0, fetched_rows = 0;
+  bool all_marked = true;
+  for (const auto& list : touched) touched_rows += list.size();
+  for (const auto& list : asked) {
+    fetched_rows += list.size();
+    for (uint32_t r : list) all_marked = all_marked && mark[r];
+  }
+  if (touched_rows != fetched_rows || !all_marked) {
+    throw std::logic_error("PushInputGradients: the rows touched are not the rows fetched");
+  }
+  // To each owner (this rank too): the gradient rows of the rows it served,
+  // in the order asked, then this rank's bias gradient.
+  std::vector<size_t> send_counts(n), recv_counts(n);
+  std::vector<uint8_t> send;
   for (size_t q = 0; q < n; ++q) {
-    const uint32_t k = uint32_t(ids[q].size());
-    Append(blocks[q], &k, 1);
-    Append(blocks[q], ids[q].data(), k);
-    for (uint32_t r : ids[q]) Append(blocks[q], W.g.data() + size_t{r} * W.stride, cols);
+    send_counts[q] = (asked[q].size() * cols + bias) * sizeof(float);
+    recv_counts[q] = (served[q].size() * cols + bias) * sizeof(float);
+    for (uint32_t r : asked[q]) Append(send, W.g.data() + size_t{r} * W.stride, cols);
+    Append(send, B.g.data(), bias);
   }
-  std::vector<size_t> sizes;
-  const std::vector<uint8_t> got = Exchange(comm, blocks, &sizes);
+  size_t total = 0;
+  for (size_t c : recv_counts) total += c;
+  std::vector<uint8_t> got(total);
+  comm.Alltoallv(send.data(), send_counts, got.data(), recv_counts);
   // Every touched row's gradient is rebuilt: zero, then the ranks' in rank
-  // order (owned rows) or nothing (the others).
-  for (uint32_t r : mine) {
-    std::fill_n(W.g.data() + size_t{r} * W.stride, cols, 0.0f);
-    mark[r] = 0;
+  // order (owned rows) or nothing (the others); the bias likewise.
+  for (const auto& list : asked) {
+    for (uint32_t r : list) {
+      std::fill_n(W.g.data() + size_t{r} * W.stride, cols, 0.0f);
+      mark[r] = 0;
+    }
   }
+  std::fill(B.g.begin(), B.g.end(), 0.0f);
+  auto add = [](float* g, const uint8_t* from, size_t count) {
+    for (size_t c = 0; c < count; ++c) {
+      float x;
+      std::memcpy(&x, from + c * sizeof x, sizeof x);
+      g[c] += x;
+    }
+  };
   std::vector<uint32_t> owned;
-  for (size_t q = 0, at = 0; q < n; at += sizes[q], ++q) {
-    uint32_t k = 0;
-    std::memcpy(&k, got.data() + at, sizeof k);
-    const uint8_t* id_at = got.data() + at + sizeof k;
-    const uint8_t* val_at = id_at + size_t{k} * sizeof(uint32_t);
+  for (size_t q = 0, at = 0; q < n; at += recv_counts[q], ++q) {
+    const size_t k = served[q].size();
     for (size_t i = 0; i < k; ++i) {
-      uint32_t r;
-      std::memcpy(&r, id_at + i * sizeof r, sizeof r);
-      float* g = W.g.data() + size_t{r} * W.stride;
-      const auto* v = reinterpret_cast<const float*>(val_at + i * cols * sizeof(float));
-      for (size_t c = 0; c < cols; ++c) {
-        float x;
-        std::memcpy(&x, v + c, sizeof x);
-        g[c] += x;
-      }
+      const uint32_t r = served[q][i];
+      add(W.g.data() + size_t{r} * W.stride, got.data() + at + i * cols * sizeof(float),
+          cols);
       if (!mark[r]) {
         mark[r] = 1;
         owned.push_back(r);
       }
     }
+    add(B.g.data(), got.data() + at + k * cols * sizeof(float), bias);
   }
   std::sort(owned.begin(), owned.end());
   const size_t T = touched.size();
   for (auto& list : touched) list.clear();
   for (uint32_t r : owned) touched[r % T].push_back(r);
-  comm.Allreduce(B.g.data(), B.g.size(), comm::ReduceOp::kSum);
   return comm.stats().total_bytes() - sent0;
 }
 

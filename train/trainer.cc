@@ -81,6 +81,8 @@ struct Trainer::Impl {
   std::vector<ShardSample> shard_work;
   std::vector<float> lse;
   std::vector<uint8_t> send;
+  // Sharded input layer: this step's fetch, for its push.
+  InputRowRequests input_requests;
 };
 
 Trainer::Trainer(Model& model, const TrainConfig& config)
@@ -330,7 +332,7 @@ BatchStats Trainer::TrainBatch(const SparseDataset& batch, float lr) {
     }
     std::sort(rows.begin(), rows.end());
     rows.erase(std::unique(rows.begin(), rows.end()), rows.end());
-    input_bytes += FetchInputRows(model_, *config_.comm, rows);
+    input_bytes += FetchInputRows(model_, *config_.comm, rows, &im.input_requests);
     input_s += std::chrono::duration<double>(Clock::now() - t0).count();
   }
   im.arena.execute([&] {
@@ -396,7 +398,8 @@ BatchStats Trainer::TrainBatch(const SparseDataset& batch, float lr) {
                         im.layer_s, im.factors, im.mark, im.touched,
                         &im.exchange);
       if (shard_input) {
-        input_bytes += PushInputGradients(model_, *config_.comm, im.touched[0], im.mark[0]);
+        input_bytes += PushInputGradients(model_, *config_.comm, im.input_requests,
+                                          im.touched[0], im.mark[0]);
       }
       exchange_thread_s = std::chrono::duration<double>(Clock::now() - t0).count();
     };
