@@ -199,6 +199,34 @@ double PairedStandardError(const HeldOutPredictions& a, const HeldOutPredictions
   return std::sqrt(std::max(0.0, sum2 / kResamples - mean * mean));
 }
 
+// Largest hashed feature space chosen from the data: an input layer of 64
+// columns with Adam's two moments is 2^20 x 64 x 12 bytes = 805 MB while
+// training (the model file a third of that).
+constexpr uint32_t kMaxAutoFeatures = 1u << 20;
+
+// The power of two at least the distinct features of `data` (hashed into
+// data.num_features() ids, a power of two), within [data.num_features(),
+// kMaxAutoFeatures]. V distinct features occupy D = M (1 - e^{-V/M}) of M
+// ids in expectation, so V = -M ln(1 - D/M) (linear counting).
+uint32_t SizedFeatureSpace(const SparseDataset& data) {
+  const size_t m = data.num_features();
+  std::vector<bool> seen(m, false);
+  size_t occupied = 0;
+  for (size_t i = 0; i < data.size(); ++i) {
+    for (const uint32_t id : data.row(i).idx) {
+      if (!seen[id]) {
+        seen[id] = true;
+        ++occupied;
+      }
+    }
+  }
+  const double distinct = occupied >= m ? double(kMaxAutoFeatures)
+                                        : -double(m) * std::log1p(-double(occupied) / double(m));
+  size_t space = m;
+  while (double(space) < distinct && space < kMaxAutoFeatures) space *= 2;
+  return uint32_t(space);
+}
+
 // Bounds of the automatic batch size: rows of many features (r.wide_rows)
 // take larger batches.
 constexpr size_t kMinAutoBatch = 32;
@@ -212,7 +240,8 @@ size_t ChooseOnValidation(
     TrainReport* r) {
   const size_t n = variants.at(0).data->size();
   const size_t v = std::min<size_t>(5000, std::max<size_t>(200, size_t(kValidFraction * double(n))));
-  if (n < 2 * v || (variants.size() == 1 && options.batch != 0)) return 0;
+  const bool width_given = options.linear || options.hidden != 0;
+  if (n < 2 * v || (variants.size() == 1 && options.batch != 0 && width_given)) return 0;
   std::vector<SparseDataset> rest(variants.size()), held(variants.size());
   // Candidate `s` of variant k, trained on its rest, predicting its held.
   struct Trial {
@@ -271,6 +300,18 @@ size_t ChooseOnValidation(
   Trial chosen = std::move(challengers[0]);
   challengers.erase(challengers.begin());
   settle(chosen, challengers);
+  // Then, unless the width was given, no hidden layer (its rules' rate)
+  // against the rules' hidden layer.
+  if (!width_given && chosen.settings.hidden != 0) {
+    ClassifierOptions linear = options;
+    linear.linear = true;
+    TrainReport s = *r;
+    ChooseSettings(n, variants[chosen.variant].data->nonzeros(), r->labels, linear, &s);
+    s.char_ngrams = chosen.settings.char_ngrams;
+    challengers.clear();
+    challengers.push_back(trial(chosen.variant, s));
+    settle(chosen, challengers);
+  }
   // Then, for the winner, twice and half its batch (within the rules'
   // bounds), unless the batch was given.
   if (options.batch == 0) {
@@ -337,16 +378,27 @@ std::unique_ptr<Classifier> Classifier::Train(
   r.streamed = options.stream || LineReader::FileSize(train_path) > kStreamAboveBytes;
   // The training file in memory with `features` (weights fitted on every
   // row), its bad rows into r.bad_rows.
-  auto featurize = [&](const FeaturizerConfig& features, Featurizer* f, SparseDataset* data) {
-    {
-      CsvReader fit_reader(train_path, options.csv);
-      *f = Featurizer::Fit(features, fit_reader);
+  // With auto_features the hashed space is sized from the rows first read.
+  auto featurize = [&](FeaturizerConfig features, Featurizer* f, SparseDataset* data) {
+    auto read = [&] {
+      {
+        CsvReader fit_reader(train_path, options.csv);
+        *f = Featurizer::Fit(features, fit_reader);
+      }
+      CsvReader reader(train_path, options.csv);
+      *data = f->ReadDataset(reader);
+      r.bad_rows = reader.bad_rows();
+    };
+    read();
+    if (options.auto_features) {
+      const uint32_t space = SizedFeatureSpace(*data);
+      if (space != features.num_features) {
+        features.num_features = space;
+        read();
+      }
     }
-    CsvReader reader(train_path, options.csv);
-    *data = f->ReadDataset(reader);
     f->FitWeights(*data, true);
     f->Weight(data);
-    r.bad_rows = reader.bad_rows();
   };
   Featurizer featurizer;
   SparseDataset data;  // in memory, unless streamed
@@ -408,6 +460,7 @@ std::unique_ptr<Classifier> Classifier::Train(
     if (text && options.auto_char_ngrams && options.features.char_ngrams != 3) {
       FeaturizerConfig with = options.features;
       with.char_ngrams = 3;
+      with.num_features = featurizer.num_features();  // sized from there, if auto
       featurize(with, &char_featurizer, &char_data);
       variants.push_back({3, &char_data});
     }

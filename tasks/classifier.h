@@ -40,13 +40,18 @@ struct ClassifierOptions {
   // buffer) instead of featurizing it into memory once; automatic above
   // 1 GiB.
   bool stream = false;
-  // Choose the batch size and, for text with auto_char_ngrams, character
-  // n-grams on held-out rows (ChooseOnValidation) instead of the rules
-  // alone. Only for a training file held in memory.
+  // Choose the batch size, hidden layer or none and, for text with
+  // auto_char_ngrams, character n-grams on held-out rows
+  // (ChooseOnValidation) instead of the rules alone. Only for a training
+  // file held in memory.
   bool search = true;
   // With search: try character 3-grams of each word beside
   // features.char_ngrams (only when a column is text).
   bool auto_char_ngrams = true;
+  // Size the hashed feature space from the training rows (held in memory):
+  // features.num_features, doubled while smaller than the distinct features
+  // estimated from its occupied ids, up to 2^20.
+  bool auto_features = true;
 };
 
 // The automatic choices for `samples` training rows with `nonzeros` features
@@ -98,10 +103,12 @@ struct FeaturizedRows {
 // the other rows and scored once on the held-out ones (accuracy, or ROC-AUC
 // for two labels): first among featurizations (`variants`, the configured
 // one first; the same rows in the same order), each with the rules'
-// settings for its rows (ChooseSettings); then, unless options.batch is
-// given, the winner at twice and at half the rules' batch (within the
-// rules' bounds). At each stage the best challenger replaces the incumbent
-// (the configured features; then the rules' batch) only when its figure is
+// settings for its rows (ChooseSettings); then, unless the width is given
+// (options.linear or options.hidden), the winner without a hidden layer;
+// then, unless options.batch is given, the winner at twice and at half the
+// rules' batch (within the rules' bounds). At each stage the best
+// challenger replaces the incumbent (the configured features; the rules'
+// width; the rules' batch) only when its figure is
 // higher by more than one standard error of the difference (a paired
 // bootstrap over the held-out rows). Returns the index of the
 // winner's variant and sets *r to its settings, the candidates and the

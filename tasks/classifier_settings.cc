@@ -29,15 +29,16 @@ const std::vector<ClassifierSettingInfo>& ClassifierSettingList() {
       {"skip-bad-rows", "skip_bad_rows", true, false, "0",
        "skip and count malformed rows instead of failing"},
       {"no-search", "search", true, true, "1",
-       "the rules alone: do not choose the batch size and character n-grams "
-       "on a held-out tenth of the training rows"},
+       "the rules alone: do not choose the batch size, hidden layer or none and "
+       "character n-grams on a held-out tenth of the training rows"},
       {"stream", "stream", true, false, "0",
        "featurize the training file anew each epoch instead of holding it "
        "(automatic above 1 GiB)"},
       {"label-delimiter", "label_delimiter", false, false, "",
        "several labels per row, separated by this character"},
-      {"features", "num_features", false, false, "262144",
-       "hashed feature space, in [1, 2^31]"},
+      {"features", "num_features", false, false, "auto",
+       "hashed feature space, in [1, 2^31]; auto: 2^18, doubled up to 2^20 "
+       "while the training rows have more distinct features"},
       {"ngrams", "word_ngrams", false, false, "2", "word n-grams up to N, in [1, 8]"},
       {"char-ngrams", "char_ngrams", false, false, "auto",
        "also character N-grams of each word, N in [0, 16] (0: off); auto: 0, "
@@ -185,7 +186,8 @@ void ApplyClassifierSetting(const std::string& name, const std::string& value,
     if (value.size() > 1) BadSetting(n, "one character", value);
     f.label_delimiter = value;
   } else if (key == "features") {
-    f.num_features = uint32_t(InRange(n, value, 1, size_t{1} << 31));
+    o.auto_features = value == "auto";
+    if (!o.auto_features) f.num_features = uint32_t(InRange(n, value, 1, size_t{1} << 31));
   } else if (key == "ngrams") {
     f.word_ngrams = uint32_t(InRange(n, value, 1, 8));
   } else if (key == "char-ngrams") {

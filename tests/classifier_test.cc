@@ -171,10 +171,11 @@ TEST(Classifier, StreamedTrainingFileMatchesInMemory) {
   EXPECT_NEAR(acc_stream, acc_mem, 0.01);
 }
 
-// The default search: the rules' batch and half of it, with and without
-// character 3-grams, on the same held-out rows; the final model has the
-// winner's settings and featurization. A run with the batch and character
-// n-grams given does no search.
+// The default search on held-out rows: with and without character 3-grams
+// at the rules' settings, the winner without a hidden layer, then at twice
+// and half the rules' batch; the final model has the winner's settings and
+// featurization. A run with the batch, width and character n-grams given
+// does no search.
 TEST(Classifier, SearchChoosesOnHeldOutRows) {
   const std::string train = kData + "/trec/train.csv";
   if (!Exists(train)) GTEST_SKIP() << "trec not found";
@@ -182,34 +183,48 @@ TEST(Classifier, SearchChoosesOnHeldOutRows) {
   o.search = true;
   TrainReport r;
   const auto c = Classifier::Train(train, o, &r);
-  ASSERT_EQ(r.candidates.size(), 4u);
+  ASSERT_EQ(r.candidates.size(), 5u);
   EXPECT_EQ(r.valid_rows, 545u);
   const size_t rules = r.candidates[0].batch;
   EXPECT_EQ(rules, 5452u / 64);
-  // Featurizations at the rules' batch, then the winner's at 2x and 1/2.
+  const size_t hidden = r.candidates[0].hidden;
+  EXPECT_GT(hidden, 0u);
   EXPECT_EQ(r.candidates[0].char_ngrams, 0u);
   EXPECT_EQ(r.candidates[1].char_ngrams, 3u);
   EXPECT_EQ(r.candidates[1].batch, rules);
-  const bool chars = r.candidates[2].char_ngrams == 3;
-  EXPECT_EQ(r.candidates[3].char_ngrams, r.candidates[2].char_ngrams);
-  EXPECT_EQ(r.candidates[2].batch, 2 * rules);
-  EXPECT_EQ(r.candidates[3].batch, rules / 2);
+  EXPECT_EQ(r.candidates[1].hidden, hidden);
+  const uint32_t chars = r.candidates[2].char_ngrams;
+  EXPECT_EQ(r.candidates[2].hidden, 0u);
+  EXPECT_EQ(r.candidates[2].batch, rules);
+  const size_t width = r.candidates[3].hidden;
+  EXPECT_TRUE(width == 0 || width == hidden);
+  for (size_t k : {3, 4}) {
+    EXPECT_EQ(r.candidates[k].char_ngrams, chars);
+    EXPECT_EQ(r.candidates[k].hidden, width);
+  }
+  EXPECT_EQ(r.candidates[3].batch, 2 * rules);
+  EXPECT_EQ(r.candidates[4].batch, rules / 2);
   for (const CandidateAccuracy& k : r.candidates) EXPECT_GT(k.accuracy, 0.7);
   // The chosen one is a candidate; a change from the rules won on held-out.
   const CandidateAccuracy* chosen = nullptr;
   for (const CandidateAccuracy& k : r.candidates) {
-    if (k.batch == r.batch && k.char_ngrams == r.char_ngrams) chosen = &k;
+    if (k.batch == r.batch && k.char_ngrams == r.char_ngrams && k.hidden == r.hidden) {
+      chosen = &k;
+    }
   }
   ASSERT_NE(chosen, nullptr);
   EXPECT_EQ(r.valid_accuracy, chosen->accuracy);
-  EXPECT_EQ(r.char_ngrams == 3, chars);
+  EXPECT_EQ(r.char_ngrams, chars);
+  EXPECT_EQ(r.hidden, width);
   if (chosen != &r.candidates[0]) {
     EXPECT_GT(chosen->accuracy, r.candidates[0].accuracy);
   }
   EXPECT_EQ(c->featurizer().config().char_ngrams, r.char_ngrams);
+  EXPECT_EQ(c->model().num_layers(), r.hidden ? 2u : 1u);
 
   // Everything the search chooses given: the rules alone, as given.
   o.batch = 64;
+  o.hidden = 32;
   o.auto_char_ngrams = false;
   o.features.char_ngrams = 4;
   TrainReport given;
@@ -217,7 +232,28 @@ TEST(Classifier, SearchChoosesOnHeldOutRows) {
   EXPECT_TRUE(given.candidates.empty());
   EXPECT_EQ(given.valid_rows, 0u);
   EXPECT_EQ(given.batch, 64u);
+  EXPECT_EQ(given.hidden, 32u);
   EXPECT_EQ(g->featurizer().config().char_ngrams, 4u);
+}
+
+// The hashed space doubles from 2^18 while the rows' distinct features
+// outnumber it (20newsgroups: ~1.45M word unigrams and bigrams, so 2^20);
+// given, it stays.
+TEST(Classifier, FeatureSpaceSizedFromTheRows) {
+  const std::string train = kData + "/20newsgroups/train.csv";
+  const std::string small = kData + "/trec/train.csv";
+  if (!Exists(train) || !Exists(small)) GTEST_SKIP() << "20newsgroups or trec not found";
+  ClassifierOptions o = DbpediaOptions();
+  o.epochs = 1;
+  o.linear = true;
+  TrainReport r;
+  EXPECT_EQ(Classifier::Train(train, o, &r)->featurizer().num_features(), 1u << 20);
+  EXPECT_EQ(r.features, 1u << 20);
+  // trec: ~37,000 distinct features fit the starting 2^18.
+  EXPECT_EQ(Classifier::Train(small, o, &r)->featurizer().num_features(), 1u << 18);
+  o.auto_features = false;
+  o.features.num_features = 1u << 16;
+  EXPECT_EQ(Classifier::Train(train, o, &r)->featurizer().num_features(), 1u << 16);
 }
 
 TEST(Classifier, CriteoAucAboveLogisticRegression) {

@@ -194,8 +194,9 @@ class TextTabularClassifier(_PickledModelFile, ClassifierMixin, BaseEstimator):
         0: automatic.
     lr : float, default=0.0
         Adam's peak learning rate (0: automatic).
-    num_features : int, default=262144
-        The hashed feature space.
+    num_features : int, default=0
+        The hashed feature space (0: automatic, 2^18 doubled up to 2^20 while
+        the training rows have more distinct features).
     word_ngrams : int, default=2
         Word n-grams up to this length.
     search : bool, default=True
@@ -230,7 +231,7 @@ class TextTabularClassifier(_PickledModelFile, ClassifierMixin, BaseEstimator):
     _model_attr = "_clf_"
 
     def __init__(self, data_types=None, hidden=0, linear=False, members=0, epochs=0,
-                 batch_size=0, lr=0.0, num_features=262144, word_ngrams=2,
+                 batch_size=0, lr=0.0, num_features=0, word_ngrams=2,
                  search=True, threads=0, random_state=1):
         self.data_types = data_types
         self.hidden = hidden
