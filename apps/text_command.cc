@@ -63,7 +63,8 @@ const char kTextUsage[] =
     "  --features N|auto     hashed feature space (default auto: 2^18, doubled\n"
     "                        up to 2^20 while the training rows in memory\n"
     "                        have more distinct features)\n"
-    "  --ngrams N            word n-grams up to N (default 2)\n"
+    "  --ngrams N|auto       word n-grams up to N (default auto: 2, or 1 if\n"
+    "                        better on held-out rows of text)\n"
     "  --char-ngrams N|auto  also character N-grams of each word (0: off;\n"
     "                        default auto: 3 if better on held-out rows of\n"
     "                        text, else 0)\n"
@@ -153,15 +154,16 @@ int Train(const std::vector<std::string>& args) {
       f.Required("--train"), o, &r, [&](size_t epoch, double loss) {
         if (epoch == 1 && !json) {
           for (const nn::CandidateAccuracy& c : r.candidates) {
-            std::printf("candidate char n-grams %u, batch %4zu: held-out %s %.4f after %zu epochs\n",
-                        c.char_ngrams, c.batch, r.labels == 2 ? "ROC-AUC" : "accuracy",
-                        c.accuracy, c.epochs);
+            std::printf("candidate word n-grams %u, char n-grams %u, hidden %3zu, batch %4zu: "
+                        "held-out %s %.4f after %zu epochs\n",
+                        c.word_ngrams, c.char_ngrams, c.hidden, c.batch,
+                        r.labels == 2 ? "ROC-AUC" : "accuracy", c.accuracy, c.epochs);
           }
           if (!r.candidates.empty()) {
-            std::printf("chose char n-grams %u, batch %zu: the best of %zu candidates on %zu "
-                        "held-out training rows (%.1f s)\n",
-                        r.char_ngrams, r.batch, r.candidates.size(), r.valid_rows,
-                        r.search_seconds);
+            std::printf("chose word n-grams %u, char n-grams %u, hidden %zu, batch %zu: the "
+                        "best of %zu candidates on %zu held-out training rows (%.1f s)\n",
+                        r.word_ngrams, r.char_ngrams, r.hidden, r.batch, r.candidates.size(),
+                        r.valid_rows, r.search_seconds);
           }
           std::printf("featurized %zu rows in %.2f s: %zu hashed features, "
                       "%zu labels, %zu bad rows skipped\n"
@@ -191,14 +193,15 @@ int Train(const std::vector<std::string>& args) {
                 r.epochs,
                 r.batch, double(r.lr), r.final_loss, r.featurize_seconds,
                 r.train_seconds, seconds);
-    std::printf(", \"char_ngrams\": %u, \"search_s\": %.3f, \"valid_rows\": %zu, "
-                "\"candidates\": [", r.char_ngrams, r.search_seconds, r.valid_rows);
+    std::printf(", \"word_ngrams\": %u, \"char_ngrams\": %u, \"search_s\": %.3f, "
+                "\"valid_rows\": %zu, \"candidates\": [",
+                r.word_ngrams, r.char_ngrams, r.search_seconds, r.valid_rows);
     for (size_t i = 0; i < r.candidates.size(); ++i) {
       const nn::CandidateAccuracy& c = r.candidates[i];
-      std::printf("%s{\"char_ngrams\": %u, \"batch\": %zu, \"hidden\": %zu, \"lr\": %g, "
-                  "\"epochs\": %zu, \"valid_accuracy\": %.6f}",
-                  i ? ", " : "", c.char_ngrams, c.batch, c.hidden, double(c.lr), c.epochs,
-                  c.accuracy);
+      std::printf("%s{\"word_ngrams\": %u, \"char_ngrams\": %u, \"batch\": %zu, "
+                  "\"hidden\": %zu, \"lr\": %g, \"epochs\": %zu, \"valid_accuracy\": %.6f}",
+                  i ? ", " : "", c.word_ngrams, c.char_ngrams, c.batch, c.hidden, double(c.lr),
+                  c.epochs, c.accuracy);
     }
     std::printf("]");
     if (f.Has("--test")) std::printf(", \"test\": {%s}", MetricsJson(m).c_str());

@@ -264,6 +264,7 @@ size_t ChooseOnValidation(
     Trial t{s, k, PredictHeldOut(*model, held[k], options.threads), 0};
     t.figure = t.predictions.Figure();
     CandidateAccuracy c;
+    c.word_ngrams = s.word_ngrams;
     c.char_ngrams = s.char_ngrams;
     c.batch = s.batch;
     c.hidden = s.hidden;
@@ -294,6 +295,7 @@ size_t ChooseOnValidation(
     HoldOut(data, v, options.seed, &rest[k], &held[k]);
     TrainReport s = *r;
     ChooseSettings(n, data.nonzeros(), r->labels, options, &s);
+    s.word_ngrams = variants[k].word_ngrams;
     s.char_ngrams = variants[k].char_ngrams;
     challengers.push_back(trial(k, s));
   }
@@ -307,6 +309,7 @@ size_t ChooseOnValidation(
     linear.linear = true;
     TrainReport s = *r;
     ChooseSettings(n, variants[chosen.variant].data->nonzeros(), r->labels, linear, &s);
+    s.word_ngrams = chosen.settings.word_ngrams;
     s.char_ngrams = chosen.settings.char_ngrams;
     challengers.clear();
     challengers.push_back(trial(chosen.variant, s));
@@ -428,6 +431,7 @@ std::unique_ptr<Classifier> Classifier::Train(
   r.featurize_seconds = Since(start);
   r.features = featurizer.num_features();
   r.labels = featurizer.num_labels();
+  r.word_ngrams = options.features.word_ngrams;
   r.char_ngrams = options.features.char_ngrams;
   ChooseSettings(r.samples, nonzeros, r.labels, options, &r);
   // Layer 0 reads ~nnz features per row: scale its weights to that, not to
@@ -450,31 +454,41 @@ std::unique_ptr<Classifier> Classifier::Train(
   };
   const auto train_start = Clock::now();
   if (options.search && !r.streamed) {
-    // Character 3-grams of each word as the alternative featurization of
-    // text (fastText's subwords; they help short texts whose words are rare).
+    // Alternative featurizations of text: character 3-grams of each word
+    // (fastText's subwords; they help short texts whose words are rare) and
+    // word unigrams alone (bigrams of long documents can add more noise
+    // than signal). Each sized from its own rows.
     const bool text = std::any_of(options.features.columns.begin(), options.features.columns.end(),
                                   [](const ColumnSpec& c) { return c.type == ColumnType::kText; });
-    Featurizer char_featurizer;
-    SparseDataset char_data;
-    std::vector<FeaturizedRows> variants = {{options.features.char_ngrams, &data}};
+    std::vector<FeaturizerConfig> alternatives;
     if (text && options.auto_char_ngrams && options.features.char_ngrams != 3) {
-      FeaturizerConfig with = options.features;
-      with.char_ngrams = 3;
-      with.num_features = featurizer.num_features();  // sized from there, if auto
-      featurize(with, &char_featurizer, &char_data);
-      variants.push_back({3, &char_data});
+      alternatives.push_back(options.features);
+      alternatives.back().char_ngrams = 3;
+    }
+    if (text && options.auto_word_ngrams && options.features.word_ngrams != 1) {
+      alternatives.push_back(options.features);
+      alternatives.back().word_ngrams = 1;
+    }
+    std::vector<Featurizer> featurizers(alternatives.size() + 1);
+    std::vector<SparseDataset> datasets(alternatives.size() + 1);
+    std::vector<FeaturizedRows> variants = {
+        {options.features.word_ngrams, options.features.char_ngrams, &data}};
+    for (size_t i = 0; i < alternatives.size(); ++i) {
+      featurize(alternatives[i], &featurizers[i + 1], &datasets[i + 1]);
+      variants.push_back({alternatives[i].word_ngrams, alternatives[i].char_ngrams,
+                          &datasets[i + 1]});
     }
     const size_t k = ChooseOnValidation(
         variants, options,
         [&](size_t i, const TrainReport& s, uint64_t seed) {
           const SparseDataset& d = *variants[i].data;
-          return make_model(i == 0 ? featurizer : char_featurizer,
+          return make_model(i == 0 ? featurizer : featurizers[i],
                             double(d.nonzeros()) / double(d.size()), s, seed);
         },
         &r);
     if (k != 0) {
-      featurizer = std::move(char_featurizer);
-      data = std::move(char_data);
+      featurizer = std::move(featurizers[k]);
+      data = std::move(datasets[k]);
       r.features = featurizer.num_features();
     }
     nonzeros = data.nonzeros();

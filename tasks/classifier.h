@@ -41,13 +41,16 @@ struct ClassifierOptions {
   // 1 GiB.
   bool stream = false;
   // Choose the batch size, hidden layer or none and, for text with
-  // auto_char_ngrams, character n-grams on held-out rows
+  // auto_char_ngrams / auto_word_ngrams, the n-grams on held-out rows
   // (ChooseOnValidation) instead of the rules alone. Only for a training
   // file held in memory.
   bool search = true;
   // With search: try character 3-grams of each word beside
   // features.char_ngrams (only when a column is text).
   bool auto_char_ngrams = true;
+  // With search: try word unigrams alone beside features.word_ngrams (only
+  // when a column is text).
+  bool auto_word_ngrams = true;
   // Size the hashed feature space from the training rows (held in memory):
   // features.num_features, doubled while smaller than the distinct features
   // estimated from its occupied ids, up to 2^20.
@@ -64,6 +67,7 @@ void ChooseSettings(size_t samples, size_t nonzeros, size_t labels,
 
 // One candidate of the search on held-out rows.
 struct CandidateAccuracy {
+  uint32_t word_ngrams = 0;  // the featurization's word n-grams, up to this
   uint32_t char_ngrams = 0;  // the featurization's character n-grams (0: none)
   size_t batch = 0;
   size_t hidden = 0;  // 0: linear
@@ -80,6 +84,7 @@ struct TrainReport {
   size_t hidden = 0, epochs = 0, batch = 0;  // hidden 0: linear
   size_t members = 1;  // ensemble size; the model's width is members * hidden
   bool wide_rows = false;  // 64 or more features per row on average
+  uint32_t word_ngrams = 0;  // the features' word n-grams, up to this
   uint32_t char_ngrams = 0;  // the features' character n-grams (0: none)
   float lr = 0;
   float init_scale = 0;  // input-layer weights, relative to 1/sqrt(nnz)
@@ -94,7 +99,8 @@ struct TrainReport {
 
 // The training file featurized one way, held in memory.
 struct FeaturizedRows {
-  uint32_t char_ngrams = 0;  // the featurizer's
+  uint32_t word_ngrams = 0;  // the featurizer's
+  uint32_t char_ngrams = 0;
   const SparseDataset* data = nullptr;
 };
 

@@ -30,7 +30,7 @@ const std::vector<ClassifierSettingInfo>& ClassifierSettingList() {
        "skip and count malformed rows instead of failing"},
       {"no-search", "search", true, true, "1",
        "the rules alone: do not choose the batch size, hidden layer or none and "
-       "character n-grams on a held-out tenth of the training rows"},
+       "word and character n-grams on a held-out tenth of the training rows"},
       {"stream", "stream", true, false, "0",
        "featurize the training file anew each epoch instead of holding it "
        "(automatic above 1 GiB)"},
@@ -39,7 +39,9 @@ const std::vector<ClassifierSettingInfo>& ClassifierSettingList() {
       {"features", "num_features", false, false, "auto",
        "hashed feature space, in [1, 2^31]; auto: 2^18, doubled up to 2^20 "
        "while the training rows have more distinct features"},
-      {"ngrams", "word_ngrams", false, false, "2", "word n-grams up to N, in [1, 8]"},
+      {"ngrams", "word_ngrams", false, false, "auto",
+       "word n-grams up to N, in [1, 8]; auto: 2, or 1 when unigrams alone do "
+       "better on held-out rows of a text column"},
       {"char-ngrams", "char_ngrams", false, false, "auto",
        "also character N-grams of each word, N in [0, 16] (0: off); auto: 0, "
        "or 3 when they do better on held-out rows of a text column"},
@@ -189,7 +191,8 @@ void ApplyClassifierSetting(const std::string& name, const std::string& value,
     o.auto_features = value == "auto";
     if (!o.auto_features) f.num_features = uint32_t(InRange(n, value, 1, size_t{1} << 31));
   } else if (key == "ngrams") {
-    f.word_ngrams = uint32_t(InRange(n, value, 1, 8));
+    o.auto_word_ngrams = value == "auto";
+    if (!o.auto_word_ngrams) f.word_ngrams = uint32_t(InRange(n, value, 1, 8));
   } else if (key == "char-ngrams") {
     o.auto_char_ngrams = value == "auto";
     f.char_ngrams = o.auto_char_ngrams ? 0 : uint32_t(InRange(n, value, 0, 16));

@@ -171,11 +171,11 @@ TEST(Classifier, StreamedTrainingFileMatchesInMemory) {
   EXPECT_NEAR(acc_stream, acc_mem, 0.01);
 }
 
-// The default search on held-out rows: with and without character 3-grams
-// at the rules' settings, the winner without a hidden layer, then at twice
-// and half the rules' batch; the final model has the winner's settings and
-// featurization. A run with the batch, width and character n-grams given
-// does no search.
+// The default search on held-out rows: word unigrams and bigrams, the same
+// with character 3-grams, and unigrams alone, at the rules' settings; the
+// winner without a hidden layer; then at twice and half the rules' batch.
+// The final model has the winner's settings and featurization. A run with
+// the batch, width and n-grams given does no search.
 TEST(Classifier, SearchChoosesOnHeldOutRows) {
   const std::string train = kData + "/trec/train.csv";
   if (!Exists(train)) GTEST_SKIP() << "trec not found";
@@ -183,42 +183,50 @@ TEST(Classifier, SearchChoosesOnHeldOutRows) {
   o.search = true;
   TrainReport r;
   const auto c = Classifier::Train(train, o, &r);
-  ASSERT_EQ(r.candidates.size(), 5u);
+  ASSERT_EQ(r.candidates.size(), 6u);
   EXPECT_EQ(r.valid_rows, 545u);
   const size_t rules = r.candidates[0].batch;
   EXPECT_EQ(rules, 5452u / 64);
   const size_t hidden = r.candidates[0].hidden;
   EXPECT_GT(hidden, 0u);
-  EXPECT_EQ(r.candidates[0].char_ngrams, 0u);
-  EXPECT_EQ(r.candidates[1].char_ngrams, 3u);
-  EXPECT_EQ(r.candidates[1].batch, rules);
-  EXPECT_EQ(r.candidates[1].hidden, hidden);
-  const uint32_t chars = r.candidates[2].char_ngrams;
-  EXPECT_EQ(r.candidates[2].hidden, 0u);
-  EXPECT_EQ(r.candidates[2].batch, rules);
-  const size_t width = r.candidates[3].hidden;
+  const uint32_t words[] = {2, 2, 1}, chars[] = {0, 3, 0};
+  for (size_t k = 0; k < 3; ++k) {
+    EXPECT_EQ(r.candidates[k].word_ngrams, words[k]);
+    EXPECT_EQ(r.candidates[k].char_ngrams, chars[k]);
+    EXPECT_EQ(r.candidates[k].batch, rules);
+    EXPECT_EQ(r.candidates[k].hidden, hidden);
+  }
+  // The featurization that won, without a hidden layer.
+  const CandidateAccuracy& linear = r.candidates[3];
+  EXPECT_EQ(linear.hidden, 0u);
+  EXPECT_EQ(linear.batch, rules);
+  const size_t width = r.candidates[4].hidden;
   EXPECT_TRUE(width == 0 || width == hidden);
-  for (size_t k : {3, 4}) {
-    EXPECT_EQ(r.candidates[k].char_ngrams, chars);
+  for (size_t k : {4, 5}) {
+    EXPECT_EQ(r.candidates[k].word_ngrams, linear.word_ngrams);
+    EXPECT_EQ(r.candidates[k].char_ngrams, linear.char_ngrams);
     EXPECT_EQ(r.candidates[k].hidden, width);
   }
-  EXPECT_EQ(r.candidates[3].batch, 2 * rules);
-  EXPECT_EQ(r.candidates[4].batch, rules / 2);
+  EXPECT_EQ(r.candidates[4].batch, 2 * rules);
+  EXPECT_EQ(r.candidates[5].batch, rules / 2);
   for (const CandidateAccuracy& k : r.candidates) EXPECT_GT(k.accuracy, 0.7);
   // The chosen one is a candidate; a change from the rules won on held-out.
   const CandidateAccuracy* chosen = nullptr;
   for (const CandidateAccuracy& k : r.candidates) {
-    if (k.batch == r.batch && k.char_ngrams == r.char_ngrams && k.hidden == r.hidden) {
+    if (k.batch == r.batch && k.word_ngrams == r.word_ngrams && k.char_ngrams == r.char_ngrams &&
+        k.hidden == r.hidden) {
       chosen = &k;
     }
   }
   ASSERT_NE(chosen, nullptr);
   EXPECT_EQ(r.valid_accuracy, chosen->accuracy);
-  EXPECT_EQ(r.char_ngrams, chars);
+  EXPECT_EQ(r.word_ngrams, linear.word_ngrams);
+  EXPECT_EQ(r.char_ngrams, linear.char_ngrams);
   EXPECT_EQ(r.hidden, width);
   if (chosen != &r.candidates[0]) {
     EXPECT_GT(chosen->accuracy, r.candidates[0].accuracy);
   }
+  EXPECT_EQ(c->featurizer().config().word_ngrams, r.word_ngrams);
   EXPECT_EQ(c->featurizer().config().char_ngrams, r.char_ngrams);
   EXPECT_EQ(c->model().num_layers(), r.hidden ? 2u : 1u);
 
@@ -226,7 +234,9 @@ TEST(Classifier, SearchChoosesOnHeldOutRows) {
   o.batch = 64;
   o.hidden = 32;
   o.auto_char_ngrams = false;
+  o.auto_word_ngrams = false;
   o.features.char_ngrams = 4;
+  o.features.word_ngrams = 3;
   TrainReport given;
   const auto g = Classifier::Train(train, o, &given);
   EXPECT_TRUE(given.candidates.empty());
@@ -234,6 +244,7 @@ TEST(Classifier, SearchChoosesOnHeldOutRows) {
   EXPECT_EQ(given.batch, 64u);
   EXPECT_EQ(given.hidden, 32u);
   EXPECT_EQ(g->featurizer().config().char_ngrams, 4u);
+  EXPECT_EQ(g->featurizer().config().word_ngrams, 3u);
 }
 
 // The hashed space doubles from 2^18 while the rows' distinct features

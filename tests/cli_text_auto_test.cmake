@@ -53,7 +53,7 @@ endif()
 # What the search chooses given (and so every setting the rules would
 # otherwise set): one run, no candidates.
 run(text train --train ${train} --no-header --label-col 0 --text-col 1 --last-column-rest
-    --json --threads 2 --batch 64 --char-ngrams 0 --hidden 32 --epochs 2 --lr 0.001)
+    --json --threads 2 --batch 64 --char-ngrams 0 --ngrams 2 --hidden 32 --epochs 2 --lr 0.001)
 string(FIND "${OUT}" "\"candidates\": []" at)
 if(at EQUAL -1)
   message(FATAL_ERROR "searched although the searched settings were given:\n${OUT}")

@@ -197,11 +197,14 @@ class TextTabularClassifier(_PickledModelFile, ClassifierMixin, BaseEstimator):
     num_features : int, default=0
         The hashed feature space (0: automatic, 2^18 doubled up to 2^20 while
         the training rows have more distinct features).
-    word_ngrams : int, default=2
-        Word n-grams up to this length.
+    word_ngrams : int, default=0
+        Word n-grams up to this length (0: automatic, 2 or 1 on held-out
+        rows).
     search : bool, default=True
-        Choose the batch size and, for text, character 3-grams on a
-        held-out tenth of the training rows (False: the rules alone).
+        Choose the batch size, hidden layer or none and, for text, word
+        unigrams alone or with bigrams and character 3-grams on a held-out
+        tenth of the training rows (``report_["candidates"]``) instead of
+        the rules alone.
     threads : int, default=0
         Worker threads (0: all cores).
     random_state : int or None, default=1
@@ -231,7 +234,7 @@ class TextTabularClassifier(_PickledModelFile, ClassifierMixin, BaseEstimator):
     _model_attr = "_clf_"
 
     def __init__(self, data_types=None, hidden=0, linear=False, members=0, epochs=0,
-                 batch_size=0, lr=0.0, num_features=0, word_ngrams=2,
+                 batch_size=0, lr=0.0, num_features=0, word_ngrams=0,
                  search=True, threads=0, random_state=1):
         self.data_types = data_types
         self.hidden = hidden

@@ -425,6 +425,24 @@ class PyClassifier {
     report["featurize_seconds"] = r.featurize_seconds;
     report["train_seconds"] = r.train_seconds;
     report["final_loss"] = r.final_loss;
+    report["word_ngrams"] = r.word_ngrams;
+    report["char_ngrams"] = r.char_ngrams;
+    report["search_seconds"] = r.search_seconds;
+    report["valid_rows"] = r.valid_rows;
+    report["valid_accuracy"] = r.valid_accuracy;
+    py::list candidates;  // the search's, in the order tried
+    for (const nn::CandidateAccuracy& k : r.candidates) {
+      py::dict d;
+      d["word_ngrams"] = k.word_ngrams;
+      d["char_ngrams"] = k.char_ngrams;
+      d["hidden"] = k.hidden;
+      d["batch"] = k.batch;
+      d["lr"] = k.lr;
+      d["epochs"] = k.epochs;
+      d["valid_accuracy"] = k.accuracy;
+      candidates.append(d);
+    }
+    report["candidates"] = candidates;
     return py::make_tuple(PyClassifier(std::move(c)), report);
   }
 
