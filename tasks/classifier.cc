@@ -4,6 +4,7 @@
 #include <chrono>
 #include <map>
 #include <cmath>
+#include <cstdio>
 #include <numeric>
 #include <random>
 #include <stdexcept>
@@ -227,6 +228,25 @@ uint32_t SizedFeatureSpace(const SparseDataset& data) {
   return uint32_t(space);
 }
 
+// What training chose and, after a search, on what evidence, saved with
+// the model: "choice.*" keys; candidates one per line as "word_ngrams
+// char_ngrams hidden batch lr epochs held-out-figure".
+std::map<std::string, std::string> ChoiceMetadata(const TrainReport& s) {
+  char line[160];
+  std::snprintf(line, sizeof line, "%zu %zu %g %zu", s.hidden, s.batch, double(s.lr), s.epochs);
+  std::map<std::string, std::string> m = {{"choice.hidden_batch_lr_epochs", line}};
+  if (s.valid_rows == 0) return m;
+  m["choice.valid_rows"] = std::to_string(s.valid_rows);
+  std::string candidates;
+  for (const CandidateAccuracy& c : s.candidates) {
+    std::snprintf(line, sizeof line, "%u %u %zu %zu %g %zu %.6f\n", c.word_ngrams,
+                  c.char_ngrams, c.hidden, c.batch, double(c.lr), c.epochs, c.accuracy);
+    candidates += line;
+  }
+  m["choice.candidates"] = candidates;
+  return m;
+}
+
 // Bounds of the automatic batch size: rows of many features (r.wide_rows)
 // take larger batches.
 constexpr size_t kMinAutoBatch = 32;
@@ -440,6 +460,7 @@ std::unique_ptr<Classifier> Classifier::Train(
     ModelConfig mc = AutoConfig(f.num_features(), r.labels, s.hidden, 0);
     mc.metadata = f.ToMetadata();
     for (const auto& [k, v] : CsvMetadata(options.csv)) mc.metadata[k] = v;
+    for (const auto& [k, v] : ChoiceMetadata(s)) mc.metadata[k] = v;
     mc.seed = seed;
     auto model = std::make_unique<Model>(mc, /*initialize=*/false);
     for (size_t l = 0; l < model->num_layers(); ++l) {

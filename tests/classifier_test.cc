@@ -229,6 +229,12 @@ TEST(Classifier, SearchChoosesOnHeldOutRows) {
   EXPECT_EQ(c->featurizer().config().word_ngrams, r.word_ngrams);
   EXPECT_EQ(c->featurizer().config().char_ngrams, r.char_ngrams);
   EXPECT_EQ(c->model().num_layers(), r.hidden ? 2u : 1u);
+  // The choice and its evidence travel with the model.
+  const auto& meta = c->model().config().metadata;
+  ASSERT_EQ(meta.count("choice.candidates"), 1u);
+  const std::string& lines = meta.at("choice.candidates");
+  EXPECT_EQ(std::count(lines.begin(), lines.end(), '\n'), 6);
+  EXPECT_EQ(meta.at("choice.valid_rows"), "545");
 
   // Everything the search chooses given: the rules alone, as given.
   o.batch = 64;
