@@ -178,6 +178,13 @@ def test_text_classifier_dbpedia(tmp_path):
         os.path.join(DBPEDIA, "train.csv"), [("0", "target"), ("1", "text")],
         header=False, rest_in_last_column=True)
     assert len(clf.labels) == 14
+    # The default search: its candidates, the chosen one among them.
+    r = clf.report
+    assert len(r["candidates"]) >= 5 and r["valid_rows"] == 1120 and r["search_seconds"] > 0
+    chosen = [c for c in r["candidates"]
+              if (c["word_ngrams"], c["char_ngrams"], c["hidden"], c["batch"])
+              == (r["word_ngrams"], r["char_ngrams"], r["hidden"], r["batch"])]
+    assert chosen and chosen[0]["valid_accuracy"] == r["valid_accuracy"]
     result = clf.evaluate(os.path.join(DBPEDIA, "test.csv"))
     assert result["accuracy"] >= 0.95, result
     label, p = clf.predict("Bell Mountain is a mountain in the Cascade Range of Oregon.")
