@@ -270,6 +270,16 @@ size_t ChooseOnValidation(
     HeldOutPredictions predictions;
     double figure = 0;
   };
+  // The first candidate always runs; a later one only if it would end
+  // within the budget, at the first's duration.
+  const auto start = Clock::now();
+  double first_seconds = 0;
+  auto affordable = [&] {
+    if (r->candidates.empty()) return true;
+    const double budget = options.budget_seconds > 0 ? options.budget_seconds
+                                                     : std::max(60.0, 10 * first_seconds);
+    return Since(start) + first_seconds <= budget;
+  };
   auto trial = [&](size_t k, const TrainReport& s) {
     auto model = make_model(k, s, options.seed);
     TrainConfig tc;
@@ -291,6 +301,7 @@ size_t ChooseOnValidation(
     c.lr = s.lr;
     c.epochs = s.epochs;
     c.accuracy = t.figure;
+    if (r->candidates.empty()) first_seconds = Since(start);
     r->candidates.push_back(c);
     return t;
   };
@@ -312,6 +323,7 @@ size_t ChooseOnValidation(
   for (size_t k = 0; k < variants.size(); ++k) {
     const SparseDataset& data = *variants[k].data;
     if (data.size() != n) throw std::logic_error("ChooseOnValidation: variants of unequal rows");
+    if (!affordable()) break;
     HoldOut(data, v, options.seed, &rest[k], &held[k]);
     TrainReport s = *r;
     ChooseSettings(n, data.nonzeros(), r->labels, options, &s);
@@ -324,7 +336,7 @@ size_t ChooseOnValidation(
   settle(chosen, challengers);
   // Then, unless the width was given, no hidden layer (its rules' rate)
   // against the rules' hidden layer.
-  if (!width_given && chosen.settings.hidden != 0) {
+  if (!width_given && chosen.settings.hidden != 0 && affordable()) {
     ClassifierOptions linear = options;
     linear.linear = true;
     TrainReport s = *r;
@@ -341,7 +353,7 @@ size_t ChooseOnValidation(
     challengers.clear();
     const TrainReport rules = chosen.settings;
     for (const size_t batch : {2 * rules.batch, rules.batch / 2}) {
-      if (batch < kMinAutoBatch || batch > MaxAutoBatch(rules)) continue;
+      if (batch < kMinAutoBatch || batch > MaxAutoBatch(rules) || !affordable()) continue;
       TrainReport s = rules;
       s.batch = batch;
       challengers.push_back(trial(chosen.variant, s));

@@ -51,6 +51,10 @@ struct ClassifierOptions {
   // With search: try word unigrams alone beside features.word_ngrams (only
   // when a column is text).
   bool auto_word_ngrams = true;
+  // With search: wall seconds for it; a candidate starts only when the time
+  // spent plus the first candidate's would fit (0: max(60, 10 x the first
+  // candidate's), so the whole search on data of any size).
+  double budget_seconds = 0;
   // Size the hashed feature space from the training rows (held in memory):
   // features.num_features, doubled while smaller than the distinct features
   // estimated from its occupied ids, up to 2^20.
@@ -118,7 +122,10 @@ struct FeaturizedRows {
 // higher by more than one standard error of the difference (a paired
 // bootstrap over the held-out rows). Returns the index of the
 // winner's variant and sets *r to its settings, the candidates and the
-// held-out figures; with a single candidate, or too few rows to hold any
+// held-out figures. A candidate after the first starts only when the
+// search's time so far plus the first's duration fits options.budget_seconds
+// (a stage's candidates skipped when it would not). With a single
+// candidate, or too few rows to hold any
 // out, returns 0 and leaves *r as the rules set it. `make_model` builds an
 // initialized model for a variant's index and settings.
 size_t ChooseOnValidation(

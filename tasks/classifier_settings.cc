@@ -67,6 +67,10 @@ const std::vector<ClassifierSettingInfo>& ClassifierSettingList() {
       {"epochs", "epochs", false, false, "0", "epochs (0: automatic)"},
       {"batch", "batch_size", false, false, "0", "samples per step (0: automatic)"},
       {"lr", "lr", false, false, "0", "Adam's peak learning rate (0: automatic)"},
+      {"budget", "budget_seconds", false, false, "0",
+       "wall seconds for choosing settings on held-out rows: no candidate starts "
+       "that would end past it (0: automatic, max(60, 10 x the first "
+       "candidate's))"},
       {"threads", "threads", false, false, "0", "worker threads (0: all cores)"},
       {"seed", "seed", false, false, "1", "random seed"},
   };
@@ -236,6 +240,8 @@ void ApplyClassifierSetting(const std::string& name, const std::string& value,
     o.batch = ParseSettingCount(n, value, false);
   } else if (key == "lr") {
     o.lr = float(ParseSettingReal(n, value, cli));
+  } else if (key == "budget") {
+    o.budget_seconds = ParseSettingReal(n, value, cli);
   } else if (key == "threads") {
     o.threads = ParseSettingCount(n, value, false);
   } else if (key == "seed") {

@@ -236,6 +236,15 @@ TEST(Classifier, SearchChoosesOnHeldOutRows) {
   EXPECT_EQ(std::count(lines.begin(), lines.end(), '\n'), 6);
   EXPECT_EQ(meta.at("choice.valid_rows"), "545");
 
+  // A budget that the first candidate already spends: no other starts.
+  o.budget_seconds = 1e-3;
+  TrainReport tight;
+  Classifier::Train(train, o, &tight);
+  ASSERT_EQ(tight.candidates.size(), 1u);
+  EXPECT_EQ(tight.batch, rules);
+  EXPECT_EQ(tight.hidden, hidden);
+  o.budget_seconds = 0;
+
   // Everything the search chooses given: the rules alone, as given.
   o.batch = 64;
   o.hidden = 32;

@@ -205,6 +205,9 @@ class TextTabularClassifier(_PickledModelFile, ClassifierMixin, BaseEstimator):
         unigrams alone or with bigrams and character 3-grams on a held-out
         tenth of the training rows (``report_["candidates"]``) instead of
         the rules alone.
+    budget_seconds : float, default=0.0
+        Wall seconds for that search: no candidate starts that would end
+        past it (0: automatic, max(60, 10 x the first candidate's)).
     threads : int, default=0
         Worker threads (0: all cores).
     random_state : int or None, default=1
@@ -235,7 +238,7 @@ class TextTabularClassifier(_PickledModelFile, ClassifierMixin, BaseEstimator):
 
     def __init__(self, data_types=None, hidden=0, linear=False, members=0, epochs=0,
                  batch_size=0, lr=0.0, num_features=0, word_ngrams=0,
-                 search=True, threads=0, random_state=1):
+                 search=True, budget_seconds=0.0, threads=0, random_state=1):
         self.data_types = data_types
         self.hidden = hidden
         self.linear = linear
@@ -246,6 +249,7 @@ class TextTabularClassifier(_PickledModelFile, ClassifierMixin, BaseEstimator):
         self.num_features = num_features
         self.word_ngrams = word_ngrams
         self.search = search
+        self.budget_seconds = budget_seconds
         self.threads = threads
         self.random_state = random_state
 
@@ -344,7 +348,8 @@ class TextTabularClassifier(_PickledModelFile, ClassifierMixin, BaseEstimator):
         settings = {"hidden": self.hidden, "linear": self.linear, "members": self.members,
                     "epochs": self.epochs, "batch_size": self.batch_size, "lr": self.lr,
                     "num_features": self.num_features, "word_ngrams": self.word_ngrams,
-                    "search": self.search, "threads": self.threads,
+                    "search": self.search, "budget_seconds": self.budget_seconds,
+                    "threads": self.threads,
                     "seed": _seed(self.random_state)}
         spec = {f"c{j}": self._types_[i] for j, i in enumerate(keep)}
         spec["y"] = "target"
