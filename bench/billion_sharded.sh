@@ -4,11 +4,12 @@
 #
 #   billion: a 1.0-billion-parameter model (7,700,000 labels x 128 hidden,
 #     65,536 features) trained by 4 ranks on a generated set (`frugal
-#     generate`'s default steep tail), 4 epochs of 250 steps (global batch 4 x
-#     128), test P@1 (LSH candidates) after every epoch, a sharded checkpoint
-#     after every epoch; rank 1 is SIGKILLed during epoch 3 (after epoch 2's
-#     manifest), the survivors must exit naming it, then `frugal launch -n 4
-#     ... --resume` completes the run from the shards. Every rank runs under
+#     generate`'s default steep tail), 8 epochs of 250 steps (global batch 4 x
+#     128), exact test P@1 on 500 held-out rows after every epoch, a sharded
+#     checkpoint every 500 steps; rank 1 is SIGKILLed KILL_DELAY seconds
+#     (default 20) after the manifest of step 1,000, the survivors must exit
+#     naming it, then `frugal launch -n 4 ... --resume` completes the run
+#     from the shards. Every rank runs under
 #     /usr/bin/time -v (peak RSS per rank: $OUT/time.<attempt>.<rank>).
 #   compare670k: a generated 670,091-label set, 1 process of batch 256 against
 #     4 ranks of 64 with --shard-output, the same epochs and settings (exact
@@ -35,17 +36,17 @@ peak_rss() {  # peak RSS of every rank's /usr/bin/time -v file
 }
 
 if [ "$MODE" = billion ]; then
-  LABELS=7700000 FEATURES=65536 HIDDEN=128 RANKS=4 BATCH=128 EPOCHS=4
+  LABELS=7700000 FEATURES=65536 HIDDEN=128 RANKS=4 BATCH=128 EPOCHS=8
   ROWS=$((RANKS * BATCH * 250))  # 250 steps per epoch
   echo "parameters: $FEATURES x $HIDDEN + $HIDDEN + $LABELS x $HIDDEN + $LABELS =" \
     $((FEATURES * HIDDEN + HIDDEN + LABELS * HIDDEN + LABELS))
   [ -f "$OUT/train.txt" ] || nice -n 10 "$F" generate --labels $LABELS \
     --features $FEATURES --train "$OUT/train.txt" --test "$OUT/test.txt" \
-    --train-samples $ROWS --test-samples 2000
+    --train-samples $ROWS --test-samples 500
   TRAIN=(train --train "$OUT/train.txt" --test "$OUT/test.txt" --stream
          --hidden $HIDDEN --sparsity 0.0005 --loss softmax --lr 0.002
          --batch $BATCH --epochs $EPOCHS --threads 1 --seed 1 --shard-output
-         --no-progress --comm-timeout 600 --checkpoint-every-epoch
+         --exact-eval --json --comm-timeout 600 --checkpoint-every 500
          --model "$OUT/m.model")
   rm -rf "$OUT/store" "$OUT"/m.model* "$OUT"/time.* "$OUT"/rank*.log
   # Attempt 1: the ranks by hand, so that one can be killed.
@@ -56,11 +57,11 @@ if [ "$MODE" = billion ]; then
       --run-id attempt1 > "$OUT/rank$r.log" 2>&1 &
     pids+=($!)
   done
-  # Wait for epoch 2's manifest, then into epoch 3; SIGKILL rank 1's trainer.
+  # Wait for step 1,000's manifest, then SIGKILL rank 1's trainer.
   step_of() { sed -n 's/^step //p' "$OUT/m.model.shards" 2>/dev/null || true; }
-  until [ "$(step_of)" ] && [ "$(step_of)" -ge 400 ]; do sleep 2; done
+  until [ "$(step_of)" ] && [ "$(step_of)" -ge 1000 ]; do sleep 2; done
   echo "manifest: $(tr '\n' ' ' < "$OUT/m.model.shards")"
-  sleep "${KILL_DELAY:-60}"
+  sleep "${KILL_DELAY:-20}"
   victim=$(pgrep -P "${pids[1]}" -x frugal)
   echo "$(date -u +%T) SIGKILL rank 1 (pid $victim)"
   kill -KILL "$victim"
