@@ -13,7 +13,7 @@
 #     /usr/bin/time -v (peak RSS per rank: $OUT/time.<attempt>.<rank>).
 #   compare670k: a generated 670,091-label set, 1 process of batch 256 against
 #     4 ranks of 64 with --shard-output, the same epochs and settings (exact
-#     test P@1).
+#     test P@1 after every epoch, JSON lines).
 #
 # usage: bash bench/billion_sharded.sh BUILD OUT billion|compare670k
 # Runs at nice 10 with one thread per rank; OUT holds the data, logs and
@@ -83,7 +83,7 @@ elif [ "$MODE" = compare670k ]; then
     --train-samples 100000 --test-samples 5000
   COMMON=(train --train "$OUT/train670k.txt" --test "$OUT/test670k.txt"
           --hidden 128 --loss softmax --lr 0.001 --epochs 2 --threads 1
-          --seed 1 --exact-eval --no-progress)
+          --seed 1 --exact-eval --json)  # --json: no final evaluation (the last epoch's)
   nice -n 10 $TIME -v -o "$OUT/time.670k.1" "$F" "${COMMON[@]}" --batch 256 \
     2>&1 | tee "$OUT/670k_1proc.log"
   nice -n 10 "$F" launch -n 4 -- sh -c \
