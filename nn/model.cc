@@ -23,6 +23,20 @@ constexpr size_t kMaxDim = size_t{1} << 31;
 // Parameters of a whole model (each also has an Adam m, v and a gradient).
 constexpr size_t kMaxParameters = size_t{1} << 32;
 
+// ParamBlock::Init draws rows in blocks of this many, each block from the
+// stream InitBlockSeed(seed, block): block 0's is `seed` itself (a block of
+// at most this many rows is drawn as one stream from `seed`).
+constexpr size_t kInitBlockRows = 65536;
+
+uint64_t InitBlockSeed(uint64_t seed, size_t block) {
+  if (block == 0) return seed;
+  // The SplitMix64 finalizer of (seed, block).
+  uint64_t x = seed ^ (uint64_t(block) * 0x9e3779b97f4a7c15ull);
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+  return x ^ (x >> 31);
+}
+
 bool IsOutputActivation(Activation a) {
   return a == Activation::kSoftmax || a == Activation::kSigmoid;
 }
@@ -155,11 +169,22 @@ void ParamBlock::Init(size_t r, size_t c, float scale, uint64_t seed,
   v.assign(rows * stride, 0.0f);
   g.assign(rows * stride, 0.0f);
   if (scale > 0) {
-    std::mt19937_64 rng(seed);
-    std::normal_distribution<float> dist(0.0f, scale);
-    for (size_t i = 0; i < first_row * cols; ++i) dist(rng);  // earlier rows
-    for (size_t i = 0; i < rows; ++i) {
-      for (size_t j = 0; j < cols; ++j) w[i * stride + j] = dist(rng);
+    // Block k of kInitBlockRows rows draws from its own stream, so a shard
+    // starting deep in a huge output skips fewer than kInitBlockRows rows
+    // of draws, not first_row of them.
+    const size_t end = first_row + rows;
+    for (size_t k = first_row / kInitBlockRows; k * kInitBlockRows < end; ++k) {
+      const size_t begin = k * kInitBlockRows;
+      const size_t stop = std::min(end, begin + kInitBlockRows);
+      std::mt19937_64 rng(InitBlockSeed(seed, k));
+      std::normal_distribution<float> dist(0.0f, scale);
+      for (size_t i = begin; i < first_row; ++i) {  // the block's earlier rows
+        for (size_t j = 0; j < cols; ++j) dist(rng);
+      }
+      for (size_t i = std::max(begin, first_row); i < stop; ++i) {
+        float* row = w.data() + (i - first_row) * stride;
+        for (size_t j = 0; j < cols; ++j) row[j] = dist(rng);
+      }
     }
   }
 }

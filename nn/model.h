@@ -97,7 +97,9 @@ struct ParamBlock {
 
   // r x c weights ~ N(0, scale^2) from `seed`, as rows [first_row, first_row
   // + r) of a block initialised with first_row 0 (a shard's rows equal the
-  // same rows of the whole block); zero moments and gradient.
+  // same rows of the whole block); zero moments and gradient. Rows are drawn
+  // in blocks of 65,536, each from its own stream (the first from `seed`), so
+  // the cost is O((r + 65,536) x c) draws whatever first_row is.
   void Init(size_t r, size_t c, float scale, uint64_t seed, size_t first_row = 0);
   MatrixView<float> W() { return {w.data(), rows, cols, stride}; }
   MatrixView<const float> W() const { return {w.data(), rows, cols, stride}; }

@@ -75,6 +75,21 @@ TEST(ShardedOutput, ShardsPartitionTheOutputAndInitialiseAsItsRows) {
   EXPECT_THROW(ShardConfig(ShardConfig(mc, 0, 2), 0, 2), std::invalid_argument);
 }
 
+// Rows are drawn in blocks of 65,536 rows, each from its own stream: rows
+// starting anywhere, across block boundaries, equal the whole block's.
+TEST(ShardedOutput, RowsDeepInAHugeOutputInitialiseAsTheWholeBlocks) {
+  ParamBlock whole;
+  whole.Init(150001, 4, 0.1f, 7);
+  for (size_t first : {size_t{1}, size_t{65535}, size_t{65536}, size_t{100000},
+                       size_t{131072}, size_t{140001}}) {
+    ParamBlock part;
+    part.Init(std::min<size_t>(20000, whole.rows - first), 4, 0.1f, 7, first);
+    EXPECT_TRUE(std::equal(part.w.begin(), part.w.end(),
+                           whole.w.begin() + long(first * whole.stride)))
+        << "first row " << first;
+  }
+}
+
 TEST(ShardedOutput, SettingParsesAsABoolean) {
   TrainSettings s = DefaultTrainSettings();
   EXPECT_FALSE(s.train.shard_output);
