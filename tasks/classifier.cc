@@ -261,7 +261,10 @@ size_t ChooseOnValidation(
   const size_t n = variants.at(0).data->size();
   const size_t v = std::min<size_t>(5000, std::max<size_t>(200, size_t(kValidFraction * double(n))));
   const bool width_given = options.linear || options.hidden != 0;
-  if (n < 2 * v || (variants.size() == 1 && options.batch != 0 && width_given)) return 0;
+  if (n < 2 * v ||
+      (variants.size() == 1 && options.batch != 0 && width_given && options.lr > 0)) {
+    return 0;
+  }
   std::vector<SparseDataset> rest(variants.size()), held(variants.size());
   // Candidate `s` of variant k, trained on its rest, predicting its held.
   struct Trial {
@@ -345,6 +348,19 @@ size_t ChooseOnValidation(
     s.char_ngrams = chosen.settings.char_ngrams;
     challengers.clear();
     challengers.push_back(trial(chosen.variant, s));
+    settle(chosen, challengers);
+  }
+  // Then, unless the rate was given, the winner at three times and a third
+  // of its rules' learning rate.
+  if (options.lr <= 0) {
+    challengers.clear();
+    const TrainReport rules = chosen.settings;
+    for (const float factor : {3.0f, 1.0f / 3}) {
+      if (!affordable()) break;
+      TrainReport s = rules;
+      s.lr = rules.lr * factor;
+      challengers.push_back(trial(chosen.variant, s));
+    }
     settle(chosen, challengers);
   }
   // Then, for the winner, twice and half its batch (within the rules'

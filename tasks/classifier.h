@@ -40,7 +40,8 @@ struct ClassifierOptions {
   // buffer) instead of featurizing it into memory once; automatic above
   // 1 GiB.
   bool stream = false;
-  // Choose the batch size, hidden layer or none and, for text with
+  // Choose the batch size, learning rate, hidden layer or none and, for
+  // text with
   // auto_char_ngrams / auto_word_ngrams, the n-grams on held-out rows
   // (ChooseOnValidation) instead of the rules alone. Only for a training
   // file held in memory.
@@ -115,10 +116,11 @@ struct FeaturizedRows {
 // one first; the same rows in the same order), each with the rules'
 // settings for its rows (ChooseSettings); then, unless the width is given
 // (options.linear or options.hidden), the winner without a hidden layer;
-// then, unless options.batch is given, the winner at twice and at half the
-// rules' batch (within the rules' bounds). At each stage the best
+// then, unless options.lr is given, the winner at 3x and 1/3 its rules'
+// rate; then, unless options.batch is given, the winner at twice and at
+// half the rules' batch (within the rules' bounds). At each stage the best
 // challenger replaces the incumbent (the configured features; the rules'
-// width; the rules' batch) only when its figure is
+// width, rate, batch) only when its figure is
 // higher by more than one standard error of the difference (a paired
 // bootstrap over the held-out rows). Returns the index of the
 // winner's variant and sets *r to its settings, the candidates and the

@@ -29,8 +29,9 @@ const std::vector<ClassifierSettingInfo>& ClassifierSettingList() {
       {"skip-bad-rows", "skip_bad_rows", true, false, "0",
        "skip and count malformed rows instead of failing"},
       {"no-search", "search", true, true, "1",
-       "the rules alone: do not choose the batch size, hidden layer or none and "
-       "word and character n-grams on a held-out tenth of the training rows"},
+       "the rules alone: do not choose the batch size, learning rate, hidden "
+       "layer or none and word and character n-grams on a held-out tenth of "
+       "the training rows"},
       {"stream", "stream", true, false, "0",
        "featurize the training file anew each epoch instead of holding it "
        "(automatic above 1 GiB)"},

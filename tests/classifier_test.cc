@@ -173,7 +173,8 @@ TEST(Classifier, StreamedTrainingFileMatchesInMemory) {
 
 // The default search on held-out rows: word unigrams and bigrams, the same
 // with character 3-grams, and unigrams alone, at the rules' settings; the
-// winner without a hidden layer; then at twice and half the rules' batch.
+// winner without a hidden layer; at 3x and 1/3 its rate; then at twice and
+// half the rules' batch.
 // The final model has the winner's settings and featurization. A run with
 // the batch, width and n-grams given does no search.
 TEST(Classifier, SearchChoosesOnHeldOutRows) {
@@ -183,11 +184,12 @@ TEST(Classifier, SearchChoosesOnHeldOutRows) {
   o.search = true;
   TrainReport r;
   const auto c = Classifier::Train(train, o, &r);
-  ASSERT_EQ(r.candidates.size(), 6u);
+  ASSERT_EQ(r.candidates.size(), 8u);
   EXPECT_EQ(r.valid_rows, 545u);
   const size_t rules = r.candidates[0].batch;
   EXPECT_EQ(rules, 5452u / 64);
   const size_t hidden = r.candidates[0].hidden;
+  const float lr = r.candidates[0].lr;
   EXPECT_GT(hidden, 0u);
   const uint32_t words[] = {2, 2, 1}, chars[] = {0, 3, 0};
   for (size_t k = 0; k < 3; ++k) {
@@ -200,21 +202,30 @@ TEST(Classifier, SearchChoosesOnHeldOutRows) {
   const CandidateAccuracy& linear = r.candidates[3];
   EXPECT_EQ(linear.hidden, 0u);
   EXPECT_EQ(linear.batch, rules);
+  // The width that won at 3x and 1/3 its rules' rate, then the rate that
+  // won at 2x and 1/2 the batch.
   const size_t width = r.candidates[4].hidden;
   EXPECT_TRUE(width == 0 || width == hidden);
-  for (size_t k : {4, 5}) {
+  const float width_lr = width == hidden ? lr : linear.lr;
+  EXPECT_FLOAT_EQ(r.candidates[4].lr, 3 * width_lr);
+  EXPECT_FLOAT_EQ(r.candidates[5].lr, width_lr / 3);
+  const float rate = r.candidates[6].lr;
+  EXPECT_TRUE(rate == width_lr || rate == r.candidates[4].lr || rate == r.candidates[5].lr);
+  for (size_t k : {4, 5, 6, 7}) {
     EXPECT_EQ(r.candidates[k].word_ngrams, linear.word_ngrams);
     EXPECT_EQ(r.candidates[k].char_ngrams, linear.char_ngrams);
     EXPECT_EQ(r.candidates[k].hidden, width);
   }
-  EXPECT_EQ(r.candidates[4].batch, 2 * rules);
-  EXPECT_EQ(r.candidates[5].batch, rules / 2);
+  EXPECT_EQ(r.candidates[7].lr, rate);
+  EXPECT_EQ(r.candidates[4].batch, rules);
+  EXPECT_EQ(r.candidates[6].batch, 2 * rules);
+  EXPECT_EQ(r.candidates[7].batch, rules / 2);
   for (const CandidateAccuracy& k : r.candidates) EXPECT_GT(k.accuracy, 0.7);
   // The chosen one is a candidate; a change from the rules won on held-out.
   const CandidateAccuracy* chosen = nullptr;
   for (const CandidateAccuracy& k : r.candidates) {
     if (k.batch == r.batch && k.word_ngrams == r.word_ngrams && k.char_ngrams == r.char_ngrams &&
-        k.hidden == r.hidden) {
+        k.hidden == r.hidden && k.lr == r.lr) {
       chosen = &k;
     }
   }
@@ -233,7 +244,7 @@ TEST(Classifier, SearchChoosesOnHeldOutRows) {
   const auto& meta = c->model().config().metadata;
   ASSERT_EQ(meta.count("choice.candidates"), 1u);
   const std::string& lines = meta.at("choice.candidates");
-  EXPECT_EQ(std::count(lines.begin(), lines.end(), '\n'), 6);
+  EXPECT_EQ(std::count(lines.begin(), lines.end(), '\n'), 8);
   EXPECT_EQ(meta.at("choice.valid_rows"), "545");
 
   // A budget that the first candidate already spends: no other starts.
@@ -248,6 +259,7 @@ TEST(Classifier, SearchChoosesOnHeldOutRows) {
   // Everything the search chooses given: the rules alone, as given.
   o.batch = 64;
   o.hidden = 32;
+  o.lr = 0.002f;
   o.auto_char_ngrams = false;
   o.auto_word_ngrams = false;
   o.features.char_ngrams = 4;
@@ -258,6 +270,7 @@ TEST(Classifier, SearchChoosesOnHeldOutRows) {
   EXPECT_EQ(given.valid_rows, 0u);
   EXPECT_EQ(given.batch, 64u);
   EXPECT_EQ(given.hidden, 32u);
+  EXPECT_EQ(given.lr, 0.002f);
   EXPECT_EQ(g->featurizer().config().char_ngrams, 4u);
   EXPECT_EQ(g->featurizer().config().word_ngrams, 3u);
 }

@@ -201,7 +201,7 @@ class TextTabularClassifier(_PickledModelFile, ClassifierMixin, BaseEstimator):
         Word n-grams up to this length (0: automatic, 2 or 1 on held-out
         rows).
     search : bool, default=True
-        Choose the batch size, hidden layer or none and, for text, word
+        Choose the batch size, learning rate, hidden layer or none and, for text, word
         unigrams alone or with bigrams and character 3-grams on a held-out
         tenth of the training rows (``report_["candidates"]``) instead of
         the rules alone.
