@@ -453,6 +453,7 @@ std::unique_ptr<Classifier> Classifier::Train(
   };
   Featurizer featurizer;
   SparseDataset data;  // in memory, unless streamed
+  SparseDataset sample;  // streamed: the first kWeightSample rows, weighted
   size_t nonzeros = 0;
   if (r.streamed) {
     // The fitting pass counts the rows; features per row and the weighting
@@ -463,9 +464,9 @@ std::unique_ptr<Classifier> Classifier::Train(
     r.samples = fit_reader.records() - std::min(fit_reader.records(), r.bad_rows);
     CsvSource head(train_path, options.csv, featurizer, {1, size_t{1} << 20, 0});
     head.Start(0);
-    SparseDataset sample;
     head.Next(kWeightSample, &sample);
     featurizer.FitWeights(sample, false);
+    featurizer.Weight(&sample);
     nonzeros = size_t(double(sample.nonzeros()) / double(std::max<size_t>(1, sample.size())) *
                       double(r.samples));
   } else {
@@ -542,7 +543,22 @@ std::unique_ptr<Classifier> Classifier::Train(
     }
     nonzeros = data.nonzeros();
     r.search_seconds = Since(train_start);
+  } else if (options.search) {
+    // A streamed file: the first kWeightSample rows stand in for it (the
+    // features as configured; width, rate and batch chosen on them). Epochs
+    // stay the whole file's rules.
+    const size_t epochs = r.epochs;
+    ChooseOnValidation(
+        {{options.features.word_ngrams, options.features.char_ngrams, &sample}}, options,
+        [&](size_t, const TrainReport& s, uint64_t seed) {
+          return make_model(featurizer, double(sample.nonzeros()) / double(sample.size()), s,
+                            seed);
+        },
+        &r);
+    r.epochs = epochs;
+    r.search_seconds = Since(train_start);
   }
+  sample = SparseDataset();
   const double nnz = double(nonzeros) / double(r.samples);
   if (report) *report = r;  // visible to on_epoch
 

@@ -43,8 +43,8 @@ struct ClassifierOptions {
   // Choose the batch size, learning rate, hidden layer or none and, for
   // text with
   // auto_char_ngrams / auto_word_ngrams, the n-grams on held-out rows
-  // (ChooseOnValidation) instead of the rules alone. Only for a training
-  // file held in memory.
+  // (ChooseOnValidation) instead of the rules alone. A streamed file's
+  // first 100,000 rows stand in for it (width, rate and batch only).
   bool search = true;
   // With search: try character 3-grams of each word beside
   // features.char_ngrams (only when a column is text).

@@ -171,6 +171,34 @@ TEST(Classifier, StreamedTrainingFileMatchesInMemory) {
   EXPECT_NEAR(acc_stream, acc_mem, 0.01);
 }
 
+// A streamed file searches on its first rows: the features as configured,
+// then width, rate and batch; the final model streams with the winner.
+TEST(Classifier, StreamedFileSearchesOnItsFirstRows) {
+  const std::string train = kData + "/trec/train.csv";
+  const std::string test = kData + "/trec/test.csv";
+  if (!Exists(train)) GTEST_SKIP() << "trec not found";
+  ClassifierOptions o = DbpediaOptions();
+  o.search = true;
+  o.stream = true;
+  TrainReport r;
+  const auto c = Classifier::Train(train, o, &r);
+  EXPECT_TRUE(r.streamed);
+  ASSERT_EQ(r.candidates.size(), 6u);  // 1 + linear + 2 rates + 2 batches
+  EXPECT_EQ(r.valid_rows, 545u);
+  for (const CandidateAccuracy& k : r.candidates) {
+    EXPECT_EQ(k.word_ngrams, 2u);
+    EXPECT_EQ(k.char_ngrams, 0u);
+    EXPECT_GT(k.accuracy, 0.6);
+  }
+  const auto chosen = std::find_if(r.candidates.begin(), r.candidates.end(), [&](const auto& k) {
+    return k.hidden == r.hidden && k.lr == r.lr && k.batch == r.batch;
+  });
+  ASSERT_NE(chosen, r.candidates.end());
+  EXPECT_EQ(chosen->accuracy, r.valid_accuracy);
+  EXPECT_EQ(c->model().num_layers(), r.hidden ? 2u : 1u);
+  EXPECT_GE(c->Evaluate(test, o.csv).accuracy, 0.8);
+}
+
 // The default search on held-out rows: word unigrams and bigrams, the same
 // with character 3-grams, and unigrams alone, at the rules' settings; the
 // winner without a hidden layer; at 3x and 1/3 its rate; then at twice and
