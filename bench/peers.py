@@ -65,8 +65,10 @@ class Recorder:
         q = rec.get("quality") or {}
         qs = ", ".join(f"{k} {v:.4f}" for k, v in q.items())
         err = f" ERROR {rec['error']}" if rec.get("error") else ""
+        train_s = rec.get("train_s")
+        train_s = float("nan") if train_s is None else train_s  # a failed run: None
         print(f"  {rec['set']:12s} {rec['system']:22s} seed {rec.get('seed')}: {qs}"
-              f"  train {rec.get('train_s', float('nan')):.2f} s{err}", flush=True)
+              f"  train {train_s:.2f} s{err}", flush=True)
 
 
 def run(cmd, **kw):
