@@ -239,18 +239,25 @@ std::unique_ptr<Model> TrainXmcAuto(
   }
   mem.seconds = Since(mem_start);
 
-  // Retrain on every training row for the chosen epoch count when the held-out
-  // rows came from the training rows and the budget allows.
-  const double retrain_s = best.epoch_seconds * double(report.final_epochs) *
+  // Retrain on every training row when the held-out rows came from the
+  // training rows and the budget allows. The candidate's best epoch came
+  // early in a schedule over the epoch cap, at a rate barely decayed; the
+  // retrain decays over its own end and runs as many epochs as move the
+  // weights as far (about twice the best epoch when that is << the cap).
+  const size_t retrain_epochs =
+      EquivalentEpochs(fc.schedule, report.final_epochs, max_epochs);
+  const double retrain_s = best.epoch_seconds * double(retrain_epochs) *
                            double(n) / double(std::max<size_t>(1, fit_data->size()));
   if (fit_data != &train && Since(start) + retrain_s <= budget) {
     auto full = std::make_unique<Model>(
         ConfigFor(best.report, features, labels, o.sparsity, o.seed));
     TrainConfig t = tc;
     t.lr = best.report.lr;
+    report.final_epochs = retrain_epochs;
     FitConfig f;
-    f.epochs = report.final_epochs;
-    f.total_epochs = max_epochs;
+    f.epochs = retrain_epochs;
+    f.total_epochs = retrain_epochs;
+    f.schedule = fc.schedule;
     InMemorySource all(train, o.seed);
     FitCallbacks cb;
     if (on_epoch) cb.on_epoch = [&](const EpochReport& r) { on_epoch(cands.size(), r); };

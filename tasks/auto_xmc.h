@@ -2,8 +2,10 @@
 // validation rows, never on a test file: the rows given as validation data,
 // or else a held-out tenth of the training rows. Candidates (hidden width,
 // loss, learning rate) race by successive halving, each stopping early on
-// validation P@1; the winner is then retrained on every training row for its
-// best epoch count when the time budget allows. Settings given explicitly
+// validation P@1; the winner is then retrained on every training row, under a
+// schedule that decays over its own end, for as many epochs as move the
+// weights as far as its best epoch did (EquivalentEpochs) when the time
+// budget allows. Settings given explicitly
 // are not searched; with all of them given there is no search at all.
 #pragma once
 

@@ -177,6 +177,38 @@ TEST(Fit, EarlyStoppingRestoresTheBestEpoch) {
   EXPECT_EQ(WeightsHash(model), hashes[1]);
 }
 
+// ScheduledDistance is the integral of ScheduledRate; EquivalentEpochs is the
+// shortest self-decaying run that moves at least as far: twice as many epochs
+// for an early stop far from the horizon, the same count at the horizon.
+TEST(Fit, EquivalentEpochsMoveAsFarAsAnEarlyStop) {
+  for (const double total : {3.0, 60.0}) {
+    for (const double epochs : {1.0, 2.5, total}) {
+      double sum = 0;
+      const int steps = 100000;
+      for (int i = 0; i < steps; ++i) {
+        const double p = (i + 0.5) * epochs / steps;
+        sum += ScheduledRate(LrSchedule::kLinearDecay, 1.0f, p, total) * epochs / steps;
+      }
+      EXPECT_NEAR(ScheduledDistance(LrSchedule::kLinearDecay, epochs, total), sum, 1e-4)
+          << epochs << " of " << total;
+    }
+  }
+  EXPECT_DOUBLE_EQ(ScheduledDistance(LrSchedule::kConstant, 7, 60), 7);
+  EXPECT_EQ(EquivalentEpochs(LrSchedule::kConstant, 6, 60), 6u);
+  EXPECT_EQ(EquivalentEpochs(LrSchedule::kLinearDecay, 6, 60), 12u);  // 5.7 -> 12 - 6
+  EXPECT_EQ(EquivalentEpochs(LrSchedule::kLinearDecay, 2, 4), 3u);    // 1.5 -> 3 - 1.5
+  EXPECT_EQ(EquivalentEpochs(LrSchedule::kLinearDecay, 60, 60), 60u);
+  EXPECT_EQ(EquivalentEpochs(LrSchedule::kLinearDecay, 0, 60), 1u);
+  for (size_t e = 1; e <= 40; ++e) {
+    const size_t q = EquivalentEpochs(LrSchedule::kLinearDecay, e, 40);
+    EXPECT_GE(ScheduledDistance(LrSchedule::kLinearDecay, double(q), double(q)),
+              ScheduledDistance(LrSchedule::kLinearDecay, double(e), 40.0) - 1e-9);
+    EXPECT_LT(ScheduledDistance(LrSchedule::kLinearDecay, double(q - 1), double(q - 1)),
+              ScheduledDistance(LrSchedule::kLinearDecay, double(e), 40.0));
+    EXPECT_LE(q, 2 * e);
+  }
+}
+
 // Evaluate reports the share of true labels among the LSH candidates of a
 // sampled output, in (0, 1]; -1 for exact scoring and dense outputs.
 TEST(Evaluate, CandidateRecallOfASampledOutput) {

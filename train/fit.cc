@@ -29,6 +29,21 @@ float ScheduledRate(LrSchedule s, float lr, double position,
   return lr * std::max(0.02f, float(1.0 - position / total_epochs));
 }
 
+double ScheduledDistance(LrSchedule s, double epochs, double total_epochs) {
+  if (s == LrSchedule::kConstant || !(total_epochs > 0)) return epochs;
+  // The factor 1 - p / T until it meets the floor at p = 0.98 T, then 0.02.
+  const double knee = 0.98 * total_epochs;
+  const double p = std::min(epochs, knee);
+  return p - p * p / (2.0 * total_epochs) + 0.02 * std::max(0.0, epochs - knee);
+}
+
+size_t EquivalentEpochs(LrSchedule s, size_t epochs, size_t total_epochs) {
+  const double target = ScheduledDistance(s, double(epochs), double(total_epochs));
+  size_t e = std::max<size_t>(1, epochs);
+  while (ScheduledDistance(s, double(e), double(e)) < target - 1e-9) ++e;
+  return e;
+}
+
 namespace {
 
 constexpr const char* kEpochsKey = "fit.epochs_done";

@@ -38,6 +38,13 @@ LrSchedule ParseLrSchedule(const std::string& name);
 const char* LrScheduleName(LrSchedule s);
 // The rate at `position` epochs of a run of `total_epochs`.
 float ScheduledRate(LrSchedule s, float lr, double position, double total_epochs);
+// The rate's integral over the first `epochs` epochs of a run of
+// `total_epochs`, in epochs at the full rate (how far the run has moved).
+double ScheduledDistance(LrSchedule s, double epochs, double total_epochs);
+// The length of a run that decays over its own end and moves as far as
+// `epochs` epochs of a run of `total_epochs` (>= 1; e.g. about twice as
+// many epochs under linear decay when epochs << total_epochs).
+size_t EquivalentEpochs(LrSchedule s, size_t epochs, size_t total_epochs);
 
 // Where a run is; saved in the model's metadata (keys "fit.*").
 struct FitState {
