@@ -63,11 +63,17 @@ std::unique_ptr<Model> TrainXmcAuto(
   const double labels_per_row = double(label_count) / double(n);
 
   // Rules from the data's shape (not searched).
-  // Hidden width: 512 unless the output layer's weights, moments and
-  // gradient (16 bytes a weight) would pass ~1.5 GB.
-  const size_t hidden = o.hidden ? o.hidden
-                                 : std::clamp<size_t>(FloorPow2(1.5e9 / (16.0 * double(labels))),
-                                                      64, 512);
+  // Hidden width: at least twice the labels (a power of two in [128, 512]),
+  // so the layer feeding the output is no bottleneck and few labels are not
+  // charged a 512-wide layer; narrower when the output layer's weights,
+  // moments and gradient (16 bytes a weight) would pass ~1.5 GB.
+  const size_t hidden =
+      o.hidden ? o.hidden
+               : std::clamp<size_t>(
+                     std::min(std::max<size_t>(
+                                  128, 2 * FloorPow2(std::max(1.0, 2.0 * double(labels) - 1.0))),
+                              FloorPow2(1.5e9 / (16.0 * double(labels)))),
+                     64, 512);
   // Batch: about n / 75 rows, a power of two in [32, 256]: small sets take
   // many small steps.
   const size_t batch = o.batch ? o.batch
