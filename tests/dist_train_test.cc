@@ -336,8 +336,8 @@ TEST(DataParallel, AccumulateFactorsMatchesSampleBySampleAddition) {
   std::vector<FactorScratch> scratch(T);
   for (size_t t = 0; t < T; ++t) {
     // Two calls on halves of the batch, as two ranks' blocks are added.
-    AccumulateFactors(W, B, samples.data(), count / 2, t, T, mark, touched[t], scratch[t]);
-    AccumulateFactors(W, B, samples.data() + count / 2, count - count / 2, t, T,
+    AccumulateFactors(W, &B, samples.data(), count / 2, t, T, mark, touched[t], scratch[t]);
+    AccumulateFactors(W, &B, samples.data() + count / 2, count - count / 2, t, T,
                       mark, touched[t], scratch[t]);
   }
   EXPECT_EQ(W.g, W_ref.g);  // bitwise
@@ -353,7 +353,7 @@ TEST(DataParallel, AccumulateFactorsMatchesSampleBySampleAddition) {
     std::vector<FactorScratch> small(T);
     for (size_t t = 0; t < T; ++t) {
       small[t].max_ids = 30;
-      AccumulateFactors(Wc, Bc, samples.data(), count, t, T, mark_c, touched_c[t],
+      AccumulateFactors(Wc, &Bc, samples.data(), count, t, T, mark_c, touched_c[t],
                         small[t]);
     }
     EXPECT_EQ(Wc.g, W_ref.g);
@@ -374,7 +374,7 @@ TEST(DataParallel, AccumulateFactorsMatchesSampleBySampleAddition) {
   const uint32_t ids[] = {19, 3, 19};
   const float d[] = {1.0f, 2.0f, 0.5f};
   const SampleFactors one{ids, d, 3, h[0].data()};
-  AccumulateFactors(W2, B2, &one, 1, 0, 1, mark2, touched2, scratch[0]);
+  AccumulateFactors(W2, &B2, &one, 1, 0, 1, mark2, touched2, scratch[0]);
   EXPECT_EQ(touched2, (std::vector<uint32_t>{19, 3}));
   EXPECT_EQ(W2.g[19 * W2.stride + 1], 1.5f * h[0][1]);
   EXPECT_EQ(W2.g[3 * W2.stride + 1], 2.0f * h[0][1]);

@@ -62,7 +62,7 @@ const char* ExchangeFormName(ExchangeForm form) {
   }
 }
 
-void AccumulateFactors(ParamBlock& W, ParamBlock& B,
+void AccumulateFactors(ParamBlock& W, ParamBlock* B,
                        const SampleFactors* samples, size_t count, size_t t,
                        size_t T, std::vector<uint8_t>& mark,
                        std::vector<uint32_t>& touched, FactorScratch& s) {
@@ -118,15 +118,18 @@ void AccumulateFactors(ParamBlock& W, ParamBlock& B,
         const char* next =
             reinterpret_cast<const char*>(W.g.data() + size_t{ahead} * W.stride);
         for (size_t b = 0; b < row_bytes; b += kLine) __builtin_prefetch(next + b, 1, 3);
-        __builtin_prefetch(&B.g[ahead], 1, 3);
+        if (B != nullptr) __builtin_prefetch(&B->g[ahead], 1, 3);
       }
       const uint32_t r = s.rows[k];
       float* g = W.g.data() + size_t{r} * W.stride;
-      float& bias = B.g[r];
-      for (size_t e = k == 0 ? 0 : s.start[k - 1]; e < s.start[k]; ++e) {
+      const size_t first = k == 0 ? 0 : s.start[k - 1];
+      for (size_t e = first; e < s.start[k]; ++e) {
         const FactorScratch::Entry& c = s.entries[e];
         axpy(c.delta, samples[c.sample].h, g, W.cols);
-        bias += c.delta;
+      }
+      if (B != nullptr) {
+        float& bias = B->g[r];
+        for (size_t e = first; e < s.start[k]; ++e) bias += s.entries[e].delta;
       }
       s.slot[r / T] = kNone;
       if (!mark[r]) {
@@ -229,7 +232,7 @@ void ExchangeFactors(const LayerView& v, comm::Communicator& comm,
   }
   std::vector<FactorScratch> scratch(T);
   tbb::parallel_for(size_t{0}, T, [&](size_t t) {
-    AccumulateFactors(W, B, samples.data(), samples.size(), t, T, mark,
+    AccumulateFactors(W, &B, samples.data(), samples.size(), t, T, mark,
                       touched[t], scratch[t]);
     std::sort(touched[t].begin(), touched[t].end());
   });

@@ -79,17 +79,21 @@ struct FactorScratch {
     float delta;
   };
   std::vector<Entry> entries;
+  // Layer 0's samples as factors (the input as active/delta), built per call.
+  std::vector<SampleFactors> inputs;
 };
 
-// Adds samples[0 .. count)'s gradients to the rows r of W.g and B.g (row r's
-// bias: B.g[r]) with r % T == t, and appends each row it touches for the
+// Adds samples[0 .. count)'s gradients to the rows r of W.g and B->g (row r's
+// bias: B->g[r]; B null: no bias per row) with r % T == t: row r = active[j]
+// gets delta[j] * h. Layer 0 (feature-major) takes a sample's input as
+// active/delta and its layer-0 delta as h. Appends each row it touches for the
 // first time (mark[r] == 0; then set) to `touched`, in order of first touch.
 // Every row gets its samples' contributions in sample order (the same bits as
 // adding sample after sample), row after row, so that a row's gradient is
 // read and written once per call (per scratch.max_ids active ids) however
 // many samples touch it. Threads t = 0 .. T-1 may run concurrently on the
 // same W, B and mark, each with its own scratch.
-void AccumulateFactors(ParamBlock& W, ParamBlock& B,
+void AccumulateFactors(ParamBlock& W, ParamBlock* B,
                        const SampleFactors* samples, size_t count, size_t t,
                        size_t T, std::vector<uint8_t>& mark,
                        std::vector<uint32_t>& touched, FactorScratch& scratch);

@@ -204,15 +204,6 @@ void ForwardBackward(const Model& model, const Loss& loss, const SparseRow& x,
   BackwardFrom(model, st.size() - 1, nullptr, st, s.dh);
 }
 
-// Marks row r of a layer touched by thread-local list `touched`.
-inline void Touch(uint32_t r, std::vector<uint8_t>& mark,
-                  std::vector<uint32_t>& touched) {
-  if (!mark[r]) {
-    mark[r] = 1;
-    touched.push_back(r);
-  }
-}
-
 // Every layer 1 <= l < num_layers's factors of work[0 .. count) into
 // factors[l], in sample order (factors[0] stays empty).
 void CollectFactors(const std::vector<SampleWork>& work, size_t count,
@@ -249,26 +240,31 @@ void AccumulateOwned(Model& model, const SparseDataset& batch,
     into = std::chrono::duration<double>(now - start).count();
     start = now;
   };
-  const auto axpy = dispatch::Axpy();
-  // Layer 0 is feature-major: row f gets x_f * delta.
-  ParamBlock& W = model.layer(0).w;
-  ParamBlock& B = model.layer(0).b;
-  for (size_t i = 0; i < (first_layer == 0 ? count : 0); ++i) {
-    const Model::LayerState& st = work[i].act.layers[0];
-    const SparseRow x = batch.row(work[i].row);
-    for (size_t j = 0; j < x.idx.size(); ++j) {
-      const uint32_t f = x.idx[j];
-      if (f % T != t) continue;
-      axpy(x.val[j], st.delta.data(), W.g.data() + size_t{f} * W.stride, W.cols);
-      Touch(f, mark[0], touched[0][t]);
+  if (first_layer == 0) {
+    // Layer 0 is feature-major: row f gets x_f * delta, row after row (each
+    // row's gradient read and written once however many samples have f).
+    std::vector<SampleFactors>& in = scratch[0].inputs;
+    in.resize(count);
+    for (size_t i = 0; i < count; ++i) {
+      const SparseRow x = batch.row(work[i].row);
+      in[i] = {x.idx.data(), x.val.data(), x.idx.size(),
+               work[i].act.layers[0].delta.data()};
     }
-    if (t == 0) axpy(1.0f, st.delta.data(), B.g.data(), B.cols);
+    AccumulateFactors(model.layer(0).w, nullptr, in.data(), count, t, T, mark[0],
+                      touched[0][t], scratch[0]);
+    if (t == 0) {
+      const auto axpy = dispatch::Axpy();
+      ParamBlock& B = model.layer(0).b;
+      for (size_t i = 0; i < count; ++i) {
+        axpy(1.0f, in[i].h, B.g.data(), B.cols);
+      }
+    }
+    lap(seconds[0]);
   }
-  if (first_layer == 0) lap(seconds[0]);
   // Neuron-major: row r gets delta_r * the previous layer's output.
   for (size_t l = std::max<size_t>(1, first_layer);
        l < std::min(end_layer, model.num_layers()); ++l) {
-    AccumulateFactors(model.layer(l).w, model.layer(l).b, factors[l].data(),
+    AccumulateFactors(model.layer(l).w, &model.layer(l).b, factors[l].data(),
                       factors[l].size(), t, T, mark[l], touched[l][t], scratch[l]);
     lap(seconds[l]);
   }
