@@ -6,8 +6,10 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <limits>
+#include <memory>
 #include <random>
 #include <stdexcept>
 #include <string>
@@ -259,6 +261,58 @@ SparseDataset BibtexOrSkip(const std::string& file) {
   struct stat st;
   if (::stat(path.c_str(), &st) != 0) return SparseDataset();
   return ReadSparseFile(path);
+}
+
+// Layer 0's gradient goes row after row when a batch's nonzeros reach a
+// quarter of the input rows, sample after sample otherwise: the same bits.
+// The same weights and rows in a 64x larger input space take the other path.
+TEST(Trainer, InputRowsAfterRowsEqualSampleAfterSample) {
+  const SparseDataset train = BibtexOrSkip("train.txt");
+  if (train.size() == 0) GTEST_SKIP() << "bibtex data not found";
+  const size_t D = train.num_features();
+  std::vector<std::unique_ptr<Model>> models;
+  for (const size_t input_dim : {D, 64 * D}) {
+    ModelConfig mc;
+    mc.input_dim = input_dim;
+    mc.layers = {{64, Activation::kRelu, 1, {}},
+                 {train.num_labels(), Activation::kSigmoid, 1, {}}};
+    models.push_back(std::make_unique<Model>(mc));
+  }
+  // The first model's input rows; the rest are never touched.
+  const ParamBlock& from = models[0]->layer(0).w;
+  ParamBlock& to = models[1]->layer(0).w;
+  ASSERT_EQ(from.stride, to.stride);
+  std::copy(from.w.begin(), from.w.end(), to.w.begin());
+  ASSERT_EQ(models[0]->layer(1).w.w, models[1]->layer(1).w.w);
+  size_t nonzeros = 0;
+  for (uint32_t i = 0; i < 128; ++i) nonzeros += train.row(i).idx.size();
+  EXPECT_TRUE(4 * nonzeros >= D);        // row after row
+  EXPECT_FALSE(4 * nonzeros >= 64 * D);  // sample after sample
+  std::vector<std::vector<float>> weights;
+  for (auto& model : models) {
+    TrainConfig tc;
+    tc.threads = 2;
+    tc.batch_size = 128;
+    Trainer trainer(*model, tc);
+    std::vector<uint32_t> rows(1024);
+    for (uint32_t i = 0; i < rows.size(); ++i) rows[i] = i;
+    for (size_t b = 0; b < rows.size(); b += 128) {
+      trainer.TrainBatch(SelectRows(train, Span<const uint32_t>(rows.data() + b, 128)),
+                         tc.lr);
+    }
+    std::vector<float> w(model->layer(0).w.w.begin(),
+                         model->layer(0).w.w.begin() + D * model->layer(0).w.stride);
+    for (size_t l = 0; l < model->num_layers(); ++l) {
+      const ParamBlock& b = model->layer(l).b;
+      w.insert(w.end(), b.w.begin(), b.w.end());
+      if (l > 0) w.insert(w.end(), model->layer(l).w.w.begin(), model->layer(l).w.w.end());
+    }
+    weights.push_back(std::move(w));
+  }
+  ASSERT_EQ(weights[0].size(), weights[1].size());
+  EXPECT_NE(weights[0], std::vector<float>(weights[0].size(), 0.0f));
+  EXPECT_EQ(0, std::memcmp(weights[0].data(), weights[1].data(),
+                           weights[0].size() * sizeof(float)));
 }
 
 // Same seed: bit-identical weights with 1 and 2 threads (the per-row

@@ -241,23 +241,42 @@ void AccumulateOwned(Model& model, const SparseDataset& batch,
     start = now;
   };
   if (first_layer == 0) {
-    // Layer 0 is feature-major: row f gets x_f * delta, row after row (each
-    // row's gradient read and written once however many samples have f).
+    // Layer 0 is feature-major: row f gets x_f * delta. When the batch's
+    // nonzeros reach a quarter of the rows, rows repeat across samples and
+    // are accumulated row after row (each row's gradient read and written
+    // once); sparser batches go sample after sample (grouping would cost more
+    // than it saves). Either way a row's contributions come in sample order:
+    // the same bits.
+    const auto axpy = dispatch::Axpy();
+    ParamBlock& W = model.layer(0).w;
+    ParamBlock& B = model.layer(0).b;
     std::vector<SampleFactors>& in = scratch[0].inputs;
     in.resize(count);
+    size_t nonzeros = 0;
     for (size_t i = 0; i < count; ++i) {
       const SparseRow x = batch.row(work[i].row);
       in[i] = {x.idx.data(), x.val.data(), x.idx.size(),
                work[i].act.layers[0].delta.data()};
+      nonzeros += x.idx.size();
     }
-    AccumulateFactors(model.layer(0).w, nullptr, in.data(), count, t, T, mark[0],
-                      touched[0][t], scratch[0]);
-    if (t == 0) {
-      const auto axpy = dispatch::Axpy();
-      ParamBlock& B = model.layer(0).b;
-      for (size_t i = 0; i < count; ++i) {
-        axpy(1.0f, in[i].h, B.g.data(), B.cols);
+    if (4 * nonzeros >= W.rows) {
+      AccumulateFactors(W, nullptr, in.data(), count, t, T, mark[0], touched[0][t],
+                        scratch[0]);
+    } else {
+      for (const SampleFactors& x : in) {
+        for (size_t j = 0; j < x.m; ++j) {
+          const uint32_t f = x.active[j];
+          if (f % T != t) continue;
+          axpy(x.delta[j], x.h, W.g.data() + size_t{f} * W.stride, W.cols);
+          if (!mark[0][f]) {
+            mark[0][f] = 1;
+            touched[0][t].push_back(f);
+          }
+        }
       }
+    }
+    if (t == 0) {
+      for (const SampleFactors& x : in) axpy(1.0f, x.h, B.g.data(), B.cols);
     }
     lap(seconds[0]);
   }
