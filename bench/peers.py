@@ -14,7 +14,8 @@ Sets and systems (test file scored once per trained model; nothing is tuned on i
   text (dbpedia14k, sst2, trec, 20newsgroups; `label,text` lines): frugal `text train ...`,
       fastText supervised 10 epochs with -wordNgrams 1 and 2 (fastText's default lr 0.1, and
       lr 1.0 as an extra), fastText -autotune-validation on a fixed 10% of the training rows
-      (seed 0; the autotuned model is trained on the other 90%), TF-IDF (word 1-2 grams,
+      (seed 0; the autotuned model is trained on the other 90%; a run still going after
+      --autotune-limit, default 5x its budget, is stopped and recorded as failed), TF-IDF (word 1-2 grams,
       sublinear tf) + LinearSVC with C from 3-fold GridSearchCV on the training rows; accuracy.
   criteo10k (tab-separated): frugal `text train` with its tabular columns; logistic regression
       with bench/external_baselines.py's features and 5-fold CV over C (re-implemented here so
@@ -259,7 +260,17 @@ def text_fasttext(a, rec, name, work, seed, kind):
         if lr:
             cmd += ["-lr", str(lr)]
         system = "fasttext-" + kind
-    wall, _ = run(cmd)
+    if kind == "autotune":
+        # Autotune checks its budget between trials only; a trial of large
+        # settings (or the final training) can run far past it and fill the
+        # memory, so it is stopped at autotune_limit and recorded as failed.
+        try:
+            wall, _ = run(cmd, timeout=a.autotune_limit)
+        except subprocess.TimeoutExpired:
+            raise RuntimeError(f"autotune still running after {a.autotune_limit} s (budget "
+                               f"{a.autotune_duration} s): stopped") from None
+    else:
+        wall, _ = run(cmd)
     acc = ft_test(out + ".bin", os.path.join(work, "test.ft"))
     detail = {"cmd": " ".join(cmd[1:])}
     if kind == "autotune":
@@ -534,9 +545,12 @@ def main():
     ap.add_argument("--out", default=os.path.join(here, "..", "build", "peers"))
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     ap.add_argument("--autotune-duration", type=int, default=60)
+    ap.add_argument("--autotune-limit", type=int, default=0,
+                    help="seconds after which an autotune run is stopped (default 5x the duration)")
     ap.add_argument("--table-only", action="store_true",
                     help="rewrite the table from the existing results.jsonl")
     a = ap.parse_args()
+    a.autotune_limit = a.autotune_limit or 5 * a.autotune_duration
     bad = [s for s in a.sets if s not in ALL]
     if bad:
         sys.exit(f"peers.py: unknown set(s) {bad}; known: {ALL}")
