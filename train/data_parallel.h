@@ -58,7 +58,9 @@ const char* ExchangeFormName(ExchangeForm form);  // "dense", "rows", "factors"
 
 // One sample's gradient factors for a neuron-major layer l >= 1: the rows
 // active[0 .. m) of W get delta[j] * h (h: the layer's input, W.cols floats)
-// and their biases delta[j]. The pointers are borrowed.
+// and their biases delta[j]. For the feature-major layer 0: the input's ids
+// and values as active and delta, the layer's delta as h (its bias is one
+// vector, added apart). The pointers are borrowed.
 struct SampleFactors {
   const uint32_t* active = nullptr;
   const float* delta = nullptr;
@@ -79,8 +81,6 @@ struct FactorScratch {
     float delta;
   };
   std::vector<Entry> entries;
-  // Layer 0's samples as factors (the input as active/delta), built per call.
-  std::vector<SampleFactors> inputs;
 };
 
 // Adds samples[0 .. count)'s gradients to the rows r of W.g and B->g (row r's
@@ -128,7 +128,7 @@ struct ExchangeStats {
 // union over the ranks, split the same way, each list ascending. mark[l][r]
 // may be nonzero only for rows listed in touched[l], on entry and on return. factors[l] (l >= 1) is
 // this rank's batch for layer l in sample order, as phase 2 accumulated it
-// (factors[0] is unused); accumulate_s[l] the wall seconds phase 2 took for
+// (factors[0] is not exchanged); accumulate_s[l] the wall seconds phase 2 took for
 // layer l on this rank. Layers exchanged as rows or dense sum the ranks'
 // gradients in rank order; as factors, the layer's gradient is rebuilt from
 // zero from every rank's samples in rank order (rank 0's, then rank 1's ...),

@@ -204,11 +204,28 @@ void ForwardBackward(const Model& model, const Loss& loss, const SparseRow& x,
   BackwardFrom(model, st.size() - 1, nullptr, st, s.dh);
 }
 
-// Every layer 1 <= l < num_layers's factors of work[0 .. count) into
-// factors[l], in sample order (factors[0] stays empty).
-void CollectFactors(const std::vector<SampleWork>& work, size_t count,
-                    std::vector<std::vector<SampleFactors>>& factors,
+// Marks row r of a layer touched by thread-local list `touched`.
+inline void Touch(uint32_t r, std::vector<uint8_t>& mark,
+                  std::vector<uint32_t>& touched) {
+  if (!mark[r]) {
+    mark[r] = 1;
+    touched.push_back(r);
+  }
+}
+
+// Every layer l < num_layers's factors of work[0 .. count) (rows of `batch`)
+// into factors[l], in sample order: layer 0 (feature-major) the input row as
+// active/delta and its delta as h; the others their active neurons, deltas
+// and the previous layer's output.
+void CollectFactors(const SparseDataset& batch, const std::vector<SampleWork>& work,
+                    size_t count, std::vector<std::vector<SampleFactors>>& factors,
                     size_t num_layers = size_t(-1)) {
+  factors[0].resize(count);
+  for (size_t i = 0; i < count; ++i) {
+    const SparseRow x = batch.row(work[i].row);
+    factors[0][i] = {x.idx.data(), x.val.data(), x.idx.size(),
+                     work[i].act.layers[0].delta.data()};
+  }
   for (size_t l = 1; l < std::min(num_layers, factors.size()); ++l) {
     factors[l].resize(count);
     for (size_t i = 0; i < count; ++i) {
@@ -225,10 +242,9 @@ void CollectFactors(const std::vector<SampleWork>& work, size_t count,
 // layers [first_layer, end_layer) only.
 // factors: CollectFactors of the same samples; scratch: this thread's, per
 // layer.
-void AccumulateOwned(Model& model, const SparseDataset& batch,
-                     const std::vector<SampleWork>& work,
+void AccumulateOwned(Model& model,
                      const std::vector<std::vector<SampleFactors>>& factors,
-                     size_t count, size_t t, size_t T,
+                     size_t t, size_t T,
                      std::vector<std::vector<uint8_t>>& mark,
                      std::vector<std::vector<std::vector<uint32_t>>>& touched,
                      std::vector<FactorScratch>& scratch, double* seconds,
@@ -250,17 +266,11 @@ void AccumulateOwned(Model& model, const SparseDataset& batch,
     const auto axpy = dispatch::Axpy();
     ParamBlock& W = model.layer(0).w;
     ParamBlock& B = model.layer(0).b;
-    std::vector<SampleFactors>& in = scratch[0].inputs;
-    in.resize(count);
+    const std::vector<SampleFactors>& in = factors[0];
     size_t nonzeros = 0;
-    for (size_t i = 0; i < count; ++i) {
-      const SparseRow x = batch.row(work[i].row);
-      in[i] = {x.idx.data(), x.val.data(), x.idx.size(),
-               work[i].act.layers[0].delta.data()};
-      nonzeros += x.idx.size();
-    }
+    for (const SampleFactors& x : in) nonzeros += x.m;
     if (4 * nonzeros >= W.rows) {
-      AccumulateFactors(W, nullptr, in.data(), count, t, T, mark[0], touched[0][t],
+      AccumulateFactors(W, nullptr, in.data(), in.size(), t, T, mark[0], touched[0][t],
                         scratch[0]);
     } else {
       for (const SampleFactors& x : in) {
@@ -268,10 +278,7 @@ void AccumulateOwned(Model& model, const SparseDataset& batch,
           const uint32_t f = x.active[j];
           if (f % T != t) continue;
           axpy(x.delta[j], x.h, W.g.data() + size_t{f} * W.stride, W.cols);
-          if (!mark[0][f]) {
-            mark[0][f] = 1;
-            touched[0][t].push_back(f);
-          }
+          Touch(f, mark[0], touched[0][t]);
         }
       }
     }
@@ -374,7 +381,7 @@ BatchStats Trainer::TrainBatch(const SparseDataset& batch, float lr) {
     if (sharded) {
       // The hidden layers from this rank's samples; the output shard from
       // every sample of the global batch, in global order.
-      CollectFactors(im.work, count, im.factors, num_layers - 1);
+      CollectFactors(batch, im.work, count, im.factors, num_layers - 1);
       std::vector<SampleFactors>& of = im.factors.back();
       const size_t H = model_.output().input_dim;
       of.resize(im.shard_work.size());
@@ -383,7 +390,7 @@ BatchStats Trainer::TrainBatch(const SparseDataset& batch, float lr) {
         of[g] = {w.active, w.delta.data(), w.m, im.h_all.data() + g * H};
       }
     } else {
-      CollectFactors(im.work, count, im.factors);
+      CollectFactors(batch, im.work, count, im.factors);
     }
     // With a sharded output, phase 2 of the hidden layers first; their
     // exchange then runs on another thread while phase 2 accumulates the
@@ -391,7 +398,7 @@ BatchStats Trainer::TrainBatch(const SparseDataset& batch, float lr) {
     const bool overlap = sharded && config_.overlap_exchange;
     const size_t phase2_end = overlap ? num_layers - 1 : num_layers;
     tbb::parallel_for(size_t{0}, T, [&](size_t t) {
-      AccumulateOwned(model_, batch, im.work, im.factors, count, t, T, im.mark,
+      AccumulateOwned(model_, im.factors, t, T, im.mark,
                       im.touched, im.factor_scratch[t],
                       &im.thread_layer_s[t * num_layers], 0, phase2_end);
     });
@@ -429,7 +436,7 @@ BatchStats Trainer::TrainBatch(const SparseDataset& batch, float lr) {
       });
       const auto t0 = Clock::now();
       tbb::parallel_for(size_t{0}, T, [&](size_t t) {
-        AccumulateOwned(model_, batch, im.work, im.factors, count, t, T, im.mark,
+        AccumulateOwned(model_, im.factors, t, T, im.mark,
                         im.touched, im.factor_scratch[t],
                         &im.thread_layer_s[t * num_layers], num_layers - 1, num_layers);
       });
@@ -740,10 +747,10 @@ double Trainer::SampleGradient(const SparseRow& x) {
   std::vector<std::vector<std::vector<uint32_t>>> touched(
       model_.num_layers(), std::vector<std::vector<uint32_t>>(1));
   std::vector<std::vector<SampleFactors>> factors(model_.num_layers());
-  CollectFactors(work, 1, factors);
+  CollectFactors(one, work, 1, factors);
   std::vector<double> seconds(model_.num_layers());
   std::vector<FactorScratch> scratch(model_.num_layers());
-  AccumulateOwned(model_, one, work, factors, 1, 0, 1, im.mark, touched,
+  AccumulateOwned(model_, factors, 0, 1, im.mark, touched,
                   scratch, seconds.data());
   for (size_t l = 0; l < touched.size(); ++l) {
     for (uint32_t r : touched[l][0]) im.mark[l][r] = 0;
