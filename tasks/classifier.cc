@@ -283,6 +283,14 @@ size_t ChooseOnValidation(
                                                      : std::max(60.0, 10 * first_seconds);
     return Since(start) + first_seconds <= budget;
   };
+  // The rules' settings for variant k's rows under `o`.
+  auto rules_for = [&](size_t k, const ClassifierOptions& o) {
+    TrainReport s = *r;
+    ChooseSettings(n, variants[k].data->nonzeros(), r->labels, o, &s);
+    s.word_ngrams = variants[k].word_ngrams;
+    s.char_ngrams = variants[k].char_ngrams;
+    return s;
+  };
   auto trial = [&](size_t k, const TrainReport& s) {
     auto model = make_model(k, s, options.seed);
     TrainConfig tc;
@@ -328,11 +336,7 @@ size_t ChooseOnValidation(
     if (data.size() != n) throw std::logic_error("ChooseOnValidation: variants of unequal rows");
     if (!affordable()) break;
     HoldOut(data, v, options.seed, &rest[k], &held[k]);
-    TrainReport s = *r;
-    ChooseSettings(n, data.nonzeros(), r->labels, options, &s);
-    s.word_ngrams = variants[k].word_ngrams;
-    s.char_ngrams = variants[k].char_ngrams;
-    challengers.push_back(trial(k, s));
+    challengers.push_back(trial(k, rules_for(k, options)));
   }
   Trial chosen = std::move(challengers[0]);
   challengers.erase(challengers.begin());
@@ -342,12 +346,8 @@ size_t ChooseOnValidation(
   if (!width_given && chosen.settings.hidden != 0 && affordable()) {
     ClassifierOptions linear = options;
     linear.linear = true;
-    TrainReport s = *r;
-    ChooseSettings(n, variants[chosen.variant].data->nonzeros(), r->labels, linear, &s);
-    s.word_ngrams = chosen.settings.word_ngrams;
-    s.char_ngrams = chosen.settings.char_ngrams;
     challengers.clear();
-    challengers.push_back(trial(chosen.variant, s));
+    challengers.push_back(trial(chosen.variant, rules_for(chosen.variant, linear)));
     settle(chosen, challengers);
   }
   // Then, unless the rate was given, the winner at three times and a third
